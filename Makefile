@@ -1,0 +1,70 @@
+# qemu-vpmu: thin driver around QEMU's own build.
+#
+#   make          build build/qemu-system-x86_64 (installs deps as root)
+#   make demo     boot the demo guest under -cpu host,pmu=on
+#   make check    build, then run every test
+#
+# The QEMU source is fetched into $(CACHE) (outside the tree), copied into
+# build/qemu-src, patched with patches/qemu/ and overlaid with our files
+# (symlinks), then built in build/qemu.  See README.md.
+
+CACHE ?= $(if $(VPMU_CACHE),$(VPMU_CACHE),$(HOME)/.cache/qemu-vpmu)
+B := build
+SRC := $(B)/qemu-src
+QB := $(B)/qemu-build
+GB := $(B)/guest
+PY := /usr/bin/python3
+EMU := $(B)/qemu-system-x86_64
+UNIT_TESTS := tests/unit/test-vpmu-model
+JOBS ?= $(shell nproc)
+
+QEMU_CONFIGURE := --target-list=x86_64-softmmu \
+	--without-default-features --without-default-devices \
+	--with-devices-x86_64=vpmu --enable-kvm --disable-tcg --disable-docs \
+	--enable-fdt=system --disable-install-blobs --disable-tools \
+	--firmwarepath=/usr/share/qemu:/usr/share/seabios \
+	--python=$(PY)
+
+.PHONY: all deps tree qemu guests demo check fuzz clean distclean FORCE
+all: qemu guests
+
+deps:
+	@scripts/install-deps.sh
+
+# The tree step is cheap and incremental; it runs on every make.
+tree: deps
+	@set -e; \
+	if [ ! -f $(SRC)/.copied ]; then \
+	    pristine=$$(scripts/fetch-qemu.sh $(CACHE)); \
+	else \
+	    pristine=$$(cat $(SRC)/.pristine); \
+	fi; \
+	scripts/prepare-tree.sh "$$pristine" $(SRC) .; \
+	echo "$$pristine" > $(SRC)/.pristine; \
+	echo "qemu-vpmu: QEMU $$(cat $(SRC)/VERSION) from $$pristine"
+
+$(QB)/build.ninja: | tree
+	@mkdir -p $(QB)
+	cd $(QB) && ../../$(SRC)/configure $(QEMU_CONFIGURE)
+
+qemu: tree $(QB)/build.ninja
+	ninja -C $(QB) -j$(JOBS) qemu-system-x86_64 $(UNIT_TESTS)
+	@ln -sf qemu-build/qemu-system-x86_64 $(EMU)
+
+guests: deps
+	@[ -f $(GB)/build.ninja ] || meson setup $(GB) . >/dev/null
+	ninja -C $(GB)
+
+demo: qemu guests
+	@$(PY) tests/guest/run-guest.py --qemu $(EMU) \
+	    $(GB)/tests/guest/demo.elf -- -cpu host,pmu=on
+
+check: qemu guests
+	@$(PY) tests/vpmu-check.py --qemu $(EMU) --qemu-build $(QB) \
+	    --guest-build $(GB)
+
+clean:
+	rm -rf $(QB) $(GB) $(EMU)
+
+distclean:
+	rm -rf $(B)

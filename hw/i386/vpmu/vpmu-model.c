@@ -1,0 +1,490 @@
+/*
+ * qemu-vpmu: register model of the Intel architectural PMU
+ *
+ * Copyright (c) 2026 The qemu-vpmu authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Rules cited as "SDM" are from the Intel SDM vol. 3B, chapter
+ * "Performance Monitoring", and vol. 4 for the MSR layouts.  Where the SDM
+ * leaves a detail open we follow KVM (arch/x86/kvm/vmx/pmu_intel.c) so that
+ * guests see what they see under KVM's in-kernel vPMU.
+ *
+ * Like KVM, writes only validate and update registers and mark the counters
+ * they affect dirty; vpmu_sync() later tells the backend, so one exit that
+ * touches several counters is one batch of host work.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/log.h"
+#include "hw/i386/vpmu.h"
+#include "trace.h"
+
+static const VPMUMsrRange vpmu_msr_range_table[] = {
+    { VPMU_MSR_PMC0, VPMU_MAX_GP },
+    { VPMU_MSR_PERFEVTSEL0, VPMU_MAX_GP },
+    { VPMU_MSR_FIXED_CTR0, VPMU_MAX_FIXED },
+    { VPMU_MSR_FIXED_CTR_CTRL,
+      VPMU_MSR_PERF_GLOBAL_INUSE - VPMU_MSR_FIXED_CTR_CTRL + 1 },
+    { VPMU_MSR_A_PMC0, VPMU_MAX_GP },
+    { 0, 0 },
+};
+const VPMUMsrRange *const vpmu_msr_ranges = vpmu_msr_range_table;
+
+void vpmu_config_default(VPMUConfig *cfg)
+{
+    *cfg = (VPMUConfig) {
+        .version = 2,
+        .nr_gp = 4,
+        .nr_fixed = 3,
+        .gp_width = 48,
+        .fixed_width = 48,
+    };
+}
+
+bool vpmu_config_check(const VPMUConfig *cfg, Error **errp)
+{
+    if (cfg->version != 2) {
+        error_setg(errp, "vPMU: PMU version %u is not implemented (only 2)",
+                   cfg->version);
+        return false;
+    }
+    if (cfg->nr_gp < 1 || cfg->nr_gp > VPMU_MAX_GP) {
+        error_setg(errp, "vPMU: %u general-purpose counters is out of range "
+                   "1..%d", cfg->nr_gp, VPMU_MAX_GP);
+        return false;
+    }
+    if (cfg->nr_fixed > VPMU_MAX_FIXED) {
+        error_setg(errp, "vPMU: %u fixed counters is out of range 0..%d",
+                   cfg->nr_fixed, VPMU_MAX_FIXED);
+        return false;
+    }
+    /* Linux's perf assumes at least 32 bits; 64 would leave no room. */
+    if (cfg->gp_width < 32 || cfg->gp_width > 63 ||
+        cfg->fixed_width < 32 || cfg->fixed_width > 63) {
+        error_setg(errp, "vPMU: counter width %u/%u is out of range 32..63",
+                   cfg->gp_width, cfg->fixed_width);
+        return false;
+    }
+    return true;
+}
+
+/* Bits [n-1:0]; unlike MAKE_64BIT_MASK, defined for n == 0. */
+static inline uint64_t low_bits(unsigned n)
+{
+    return n >= 64 ? ~0ULL : (1ULL << n) - 1;
+}
+
+static inline bool slot_is_fixed(unsigned slot)
+{
+    return slot >= VPMU_MAX_GP;
+}
+
+/* The slot's bit in GLOBAL_CTRL / GLOBAL_STATUS (and in s->dirty). */
+static inline uint64_t slot_bit(unsigned slot)
+{
+    return slot_is_fixed(slot) ?
+        1ULL << (VPMU_FIXED_BASE_BIT + slot - VPMU_MAX_GP) : 1ULL << slot;
+}
+
+static inline unsigned fixed_field(const VPMUState *s, unsigned idx)
+{
+    return (s->fixed_ctr_ctrl >> (4 * idx)) & 0xf;
+}
+
+static inline uint64_t slot_width_mask(const VPMUState *s, unsigned slot)
+{
+    return slot_is_fixed(slot) ? s->fixed_mask : s->gp_mask;
+}
+
+/* SDM: a counter counts when its local enable and GLOBAL_CTRL bit are set. */
+static bool slot_wants_counting(const VPMUState *s, unsigned slot)
+{
+    if (!(s->global_ctrl & slot_bit(slot))) {
+        return false;
+    }
+    if (slot_is_fixed(slot)) {
+        return fixed_field(s, slot - VPMU_MAX_GP) &
+               (VPMU_FIXED_CTRL_OS | VPMU_FIXED_CTRL_USR);
+    }
+    return s->counters[slot].eventsel & VPMU_EVTSEL_EN;
+}
+
+static void slot_host_event(const VPMUState *s, unsigned slot,
+                            VPMUHostEvent *ev)
+{
+    static const uint64_t fixed_events[VPMU_MAX_FIXED] = {
+        VPMU_EVENT_INST_RETIRED,
+        VPMU_EVENT_CORE_CYCLES,
+        VPMU_EVENT_FIXED_REF_CYCLES,
+        VPMU_EVENT_TOPDOWN_SLOTS,
+    };
+
+    memset(ev, 0, sizeof(*ev));
+    if (slot_is_fixed(slot)) {
+        unsigned idx = slot - VPMU_MAX_GP;
+        unsigned field = fixed_field(s, idx);
+
+        ev->fixed = true;
+        ev->index = idx;
+        ev->eventsel = fixed_events[idx] |
+            (field & VPMU_FIXED_CTRL_OS ? VPMU_EVTSEL_OS : 0) |
+            (field & VPMU_FIXED_CTRL_USR ? VPMU_EVTSEL_USR : 0) |
+            (field & VPMU_FIXED_CTRL_ANY ? VPMU_EVTSEL_ANY : 0);
+    } else {
+        ev->index = slot;
+        ev->eventsel = s->counters[slot].eventsel &
+            ~(VPMU_EVTSEL_EN | VPMU_EVTSEL_INT);
+    }
+}
+
+/*
+ * Fold what the host counted since the last look into the guest value.
+ * SDM: a counter that passes its width wraps and sets its GLOBAL_STATUS
+ * overflow bit.
+ */
+static uint64_t slot_fold(VPMUState *s, unsigned slot)
+{
+    VPMUCounter *c = &s->counters[slot];
+    uint64_t mask = slot_width_mask(s, slot);
+    uint64_t now, total;
+
+    if (!c->programmed) {
+        return c->value;
+    }
+    now = s->ops->read(s->opaque, slot);
+    total = c->value + (now - c->host_base);
+    if (total > mask) {
+        s->global_status |= slot_bit(slot);
+        trace_vpmu_overflow(slot);
+    }
+    c->value = total & mask;
+    c->host_base = now;
+    return c->value;
+}
+
+static void slot_set_value(VPMUState *s, unsigned slot, uint64_t val)
+{
+    VPMUCounter *c = &s->counters[slot];
+
+    c->value = val & slot_width_mask(s, slot);
+    if (c->programmed) {
+        c->host_base = s->ops->read(s->opaque, slot);
+    }
+}
+
+static void slot_release(VPMUState *s, unsigned slot)
+{
+    VPMUCounter *c = &s->counters[slot];
+
+    if (c->programmed) {
+        slot_fold(s, slot);
+        s->ops->release(s->opaque, slot);
+    }
+    c->programmed = false;
+    c->running = false;
+}
+
+/*
+ * Bring one counter's host side in line with its registers.  Changing only
+ * an enable bit takes the fast path (set_enabled on the existing event);
+ * a new event selection folds the old count first and programs afresh.
+ * A counter that is not counting keeps its event, so that re-enabling it
+ * with the same selection costs no new host event.
+ */
+static void slot_sync(VPMUState *s, unsigned slot)
+{
+    VPMUCounter *c = &s->counters[slot];
+    VPMUHostEvent ev;
+
+    if (!slot_wants_counting(s, slot)) {
+        if (c->running) {
+            s->ops->set_enabled(s->opaque, slot, false);
+            c->running = false;
+            trace_vpmu_counter_enable(slot, false);
+        }
+        return;
+    }
+
+    slot_host_event(s, slot, &ev);
+    if (!c->programmed || memcmp(&ev, &c->host_event, sizeof(ev))) {
+        slot_release(s, slot);
+        c->host_event = ev;
+        c->host_base = 0;
+        c->programmed = s->ops->program(s->opaque, slot, &ev);
+        trace_vpmu_counter_program(slot, ev.eventsel, c->programmed);
+    }
+    if (c->programmed && !c->running) {
+        s->ops->set_enabled(s->opaque, slot, true);
+        c->running = true;
+        trace_vpmu_counter_enable(slot, true);
+    }
+}
+
+void vpmu_sync(VPMUState *s)
+{
+    unsigned slot;
+
+    if (!s->dirty) {
+        return;
+    }
+    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
+        if (s->dirty & slot_bit(slot)) {
+            slot_sync(s, slot);
+        }
+    }
+    s->dirty = 0;
+}
+
+void vpmu_release_all(VPMUState *s)
+{
+    unsigned slot;
+
+    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
+        slot_release(s, slot);
+    }
+}
+
+void vpmu_reset(VPMUState *s)
+{
+    unsigned slot;
+
+    vpmu_release_all(s);
+    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
+        memset(&s->counters[slot], 0, sizeof(s->counters[slot]));
+    }
+    /* SDM: GLOBAL_CTRL powers up with the GP counters' bits set. */
+    s->global_ctrl = low_bits(s->cfg.nr_gp);
+    s->global_status = 0;
+    s->fixed_ctr_ctrl = 0;
+    s->dirty = 0;
+}
+
+void vpmu_state_init(VPMUState *s, const VPMUConfig *cfg,
+                     const VPMUBackendOps *ops, void *opaque)
+{
+    unsigned i;
+
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->ops = ops;
+    s->opaque = opaque;
+
+    s->gp_mask = low_bits(cfg->gp_width);
+    s->fixed_mask = low_bits(cfg->fixed_width);
+    s->counters_mask = low_bits(cfg->nr_gp) |
+        low_bits(cfg->nr_fixed) << VPMU_FIXED_BASE_BIT;
+
+    /* SDM: bits 63:32 are reserved; AnyThread exists from version 3. */
+    s->evtsel_rsvd = ~low_bits(32) | VPMU_EVTSEL_ANY;
+
+    s->fixed_ctrl_rsvd = ~0ULL;
+    for (i = 0; i < cfg->nr_fixed; i++) {
+        s->fixed_ctrl_rsvd &= ~((uint64_t)(VPMU_FIXED_CTRL_OS |
+                                           VPMU_FIXED_CTRL_USR |
+                                           VPMU_FIXED_CTRL_PMI) << (4 * i));
+    }
+
+    /*
+     * GLOBAL_STATUS and GLOBAL_OVF_CTRL share their reserved bits; OvfBuf
+     * and CondChgd are writable to OVF_CTRL even without PEBS (as in KVM).
+     */
+    s->global_status_rsvd = ~(s->counters_mask | VPMU_GLOBAL_OVF_BUF |
+                              VPMU_GLOBAL_COND_CHGD);
+
+    vpmu_reset(s);
+}
+
+/* Index of @msr in a block of @n MSRs starting at @base, or -1. */
+static int msr_index(uint32_t msr, uint32_t base, unsigned n)
+{
+    return msr >= base && msr < base + n ? (int)(msr - base) : -1;
+}
+
+bool vpmu_is_pmu_msr(uint32_t msr)
+{
+    const VPMUMsrRange *r;
+
+    for (r = vpmu_msr_ranges; r->nmsrs; r++) {
+        if (msr_index(msr, r->base, r->nmsrs) >= 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
+{
+    int i;
+
+    if ((i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp)) >= 0) {
+        *val = slot_fold(s, i);
+        return true;
+    }
+    if ((i = msr_index(msr, VPMU_MSR_PERFEVTSEL0, s->cfg.nr_gp)) >= 0) {
+        *val = s->counters[i].eventsel;
+        return true;
+    }
+    if ((i = msr_index(msr, VPMU_MSR_FIXED_CTR0, s->cfg.nr_fixed)) >= 0) {
+        *val = slot_fold(s, VPMU_MAX_GP + i);
+        return true;
+    }
+
+    switch (msr) {
+    case VPMU_MSR_FIXED_CTR_CTRL:
+        *val = s->fixed_ctr_ctrl;
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_STATUS:
+        /* Overflows happen while counting: look before answering. */
+        for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+            if (s->counters[i].running) {
+                slot_fold(s, i);
+            }
+        }
+        *val = s->global_status;
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_CTRL:
+        *val = s->global_ctrl;
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_OVF_CTRL:
+        /* Write-to-clear; reads as zero (as under KVM). */
+        *val = 0;
+        return true;
+    }
+    return false;
+}
+
+static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
+                               bool host, uint64_t *rsvd)
+{
+    uint64_t changed;
+    int i;
+
+    *rsvd = 0;
+    if ((i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp)) >= 0) {
+        /*
+         * SDM: a write to IA32_PMCx sets bits 31:0 and sign-extends bit 31
+         * into the upper bits.  Host writes (migration) carry the value.
+         */
+        if (!host) {
+            val = (uint64_t)(int64_t)(int32_t)val;
+        }
+        slot_set_value(s, i, val);
+        return true;
+    }
+    if ((i = msr_index(msr, VPMU_MSR_PERFEVTSEL0, s->cfg.nr_gp)) >= 0) {
+        *rsvd = val & s->evtsel_rsvd;
+        if (*rsvd) {
+            return false;
+        }
+        if (s->counters[i].eventsel != val) {
+            s->counters[i].eventsel = val;
+            s->dirty |= slot_bit(i);
+        }
+        return true;
+    }
+    if ((i = msr_index(msr, VPMU_MSR_FIXED_CTR0, s->cfg.nr_fixed)) >= 0) {
+        /* Bits above the counter width are reserved. */
+        *rsvd = val & ~s->fixed_mask;
+        if (*rsvd) {
+            return false;
+        }
+        slot_set_value(s, VPMU_MAX_GP + i, val);
+        return true;
+    }
+
+    switch (msr) {
+    case VPMU_MSR_FIXED_CTR_CTRL:
+        *rsvd = val & s->fixed_ctrl_rsvd;
+        if (*rsvd) {
+            return false;
+        }
+        changed = val ^ s->fixed_ctr_ctrl;
+        s->fixed_ctr_ctrl = val;
+        for (i = 0; i < s->cfg.nr_fixed; i++) {
+            if ((changed >> (4 * i)) & 0xf) {
+                s->dirty |= slot_bit(VPMU_MAX_GP + i);
+            }
+        }
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_CTRL:
+        *rsvd = val & ~s->counters_mask;
+        if (*rsvd) {
+            return false;
+        }
+        s->dirty |= val ^ s->global_ctrl;
+        s->global_ctrl = val;
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_STATUS:
+        /* SDM: read-only.  Only a host restoring state may write it. */
+        if (!host) {
+            return false;
+        }
+        *rsvd = val & s->global_status_rsvd;
+        if (*rsvd) {
+            return false;
+        }
+        s->global_status = val;
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_OVF_CTRL:
+        /* SDM: each 1 clears the matching GLOBAL_STATUS bit. */
+        *rsvd = val & s->global_status_rsvd;
+        if (*rsvd) {
+            return false;
+        }
+        s->global_status &= ~val;
+        return true;
+    }
+    return false;
+}
+
+bool vpmu_msr_read(VPMUState *s, uint32_t msr, uint64_t *val, bool host)
+{
+    bool ok = vpmu_msr_read_one(s, msr, val);
+
+    if (!ok) {
+        *val = 0;
+        if (!host) {
+            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: RDMSR 0x%" PRIx32
+                          ": not present in this PMU configuration (#GP)\n",
+                          msr);
+        }
+    }
+    trace_vpmu_msr_read(msr, *val, host, ok);
+    return ok;
+}
+
+bool vpmu_msr_write(VPMUState *s, uint32_t msr, uint64_t val, bool host)
+{
+    uint64_t rsvd;
+    bool ok = vpmu_msr_write_one(s, msr, val, host, &rsvd);
+
+    if (!ok && !host) {
+        if (rsvd) {
+            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR 0x%" PRIx32
+                          " <- 0x%" PRIx64 ": reserved bits 0x%" PRIx64
+                          " set (#GP)\n", msr, val, rsvd);
+        } else {
+            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR 0x%" PRIx32
+                          " <- 0x%" PRIx64 ": not writable in this PMU "
+                          "configuration (#GP)\n", msr, val);
+        }
+    }
+    trace_vpmu_msr_write(msr, val, host, ok);
+    return ok;
+}
+
+void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
+                    uint32_t *ecx, uint32_t *edx)
+{
+    /*
+     * EAX: version, GP counters, GP width, length of the EBX event vector.
+     * EBX: a set bit means that architectural event is NOT available; all
+     * seven are offered (the backend reports those the host cannot count).
+     * EDX: fixed counters and their width.
+     */
+    *eax = cfg->version | cfg->nr_gp << 8 | cfg->gp_width << 16 | 7 << 24;
+    *ebx = 0;
+    *ecx = 0;
+    *edx = cfg->nr_fixed | cfg->fixed_width << 5;
+}

@@ -1,0 +1,189 @@
+/*
+ * qemu-vpmu: register model of the Intel architectural PMU
+ *
+ * Copyright (c) 2026 The qemu-vpmu authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * This is the bottom layer of the userspace vPMU.  It decides what every
+ * guest (or host-initiated) access to a PMU MSR means, following the Intel
+ * SDM vol. 3B ("Performance Monitoring"), and tells a host backend through
+ * VPMUBackendOps what it must count.  It knows nothing of KVM, perf or
+ * libpfm, so it can be unit-tested with a fake backend.
+ */
+#ifndef HW_I386_VPMU_H
+#define HW_I386_VPMU_H
+
+/* Architectural PMU MSRs (SDM vol. 4, "Architectural MSRs"). */
+#define VPMU_MSR_PMC0                   0xc1
+#define VPMU_MSR_PERFEVTSEL0            0x186
+#define VPMU_MSR_FIXED_CTR0             0x309
+#define VPMU_MSR_PERF_CAPABILITIES      0x345
+#define VPMU_MSR_FIXED_CTR_CTRL         0x38d
+#define VPMU_MSR_PERF_GLOBAL_STATUS     0x38e
+#define VPMU_MSR_PERF_GLOBAL_CTRL       0x38f
+#define VPMU_MSR_PERF_GLOBAL_OVF_CTRL   0x390
+#define VPMU_MSR_PERF_GLOBAL_STATUS_SET 0x391
+#define VPMU_MSR_PERF_GLOBAL_INUSE      0x392
+#define VPMU_MSR_A_PMC0                 0x4c1
+
+/* IA32_PERFEVTSELx fields. */
+#define VPMU_EVTSEL_EVENT               0x000000ffULL
+#define VPMU_EVTSEL_UMASK               0x0000ff00ULL
+#define VPMU_EVTSEL_USR                 (1ULL << 16)
+#define VPMU_EVTSEL_OS                  (1ULL << 17)
+#define VPMU_EVTSEL_EDGE                (1ULL << 18)
+#define VPMU_EVTSEL_PC                  (1ULL << 19)
+#define VPMU_EVTSEL_INT                 (1ULL << 20)
+#define VPMU_EVTSEL_ANY                 (1ULL << 21)
+#define VPMU_EVTSEL_EN                  (1ULL << 22)
+#define VPMU_EVTSEL_INV                 (1ULL << 23)
+#define VPMU_EVTSEL_CMASK               0xff000000ULL
+
+/* One 4-bit field per fixed counter in IA32_FIXED_CTR_CTRL. */
+#define VPMU_FIXED_CTRL_OS              0x1
+#define VPMU_FIXED_CTRL_USR             0x2
+#define VPMU_FIXED_CTRL_ANY             0x4
+#define VPMU_FIXED_CTRL_PMI             0x8
+
+/* IA32_PERF_GLOBAL_STATUS / OVF_CTRL bits beside the counter bits. */
+#define VPMU_GLOBAL_OVF_BUF             (1ULL << 62)
+#define VPMU_GLOBAL_COND_CHGD           (1ULL << 63)
+
+/* Counter slots: GP counters first, then fixed counters. */
+#define VPMU_MAX_GP                     8
+#define VPMU_MAX_FIXED                  4
+#define VPMU_MAX_COUNTERS               (VPMU_MAX_GP + VPMU_MAX_FIXED)
+#define VPMU_FIXED_BASE_BIT             32   /* GLOBAL_CTRL bit of fixed 0 */
+
+/* Architectural event encodings that the fixed counters count. */
+#define VPMU_EVENT_INST_RETIRED         0x00c0
+#define VPMU_EVENT_CORE_CYCLES          0x003c
+#define VPMU_EVENT_REF_CYCLES           0x013c
+/* Linux's pseudo-encodings for fixed counters 2 and 3. */
+#define VPMU_EVENT_FIXED_REF_CYCLES     0x0300
+#define VPMU_EVENT_TOPDOWN_SLOTS        0x0400
+
+typedef struct VPMUConfig {
+    uint8_t version;        /* CPUID.0AH:EAX[7:0] */
+    uint8_t nr_gp;          /* general-purpose counters */
+    uint8_t nr_fixed;       /* fixed-function counters */
+    uint8_t gp_width;       /* bits in a GP counter */
+    uint8_t fixed_width;    /* bits in a fixed counter */
+} VPMUConfig;
+
+/*
+ * What the host must count for one counter.  Only the fields that select
+ * and qualify the event are here: the enable bits travel separately, so
+ * that toggling them never looks like a new event to the backend.
+ */
+typedef struct VPMUHostEvent {
+    bool fixed;             /* a fixed-function counter */
+    uint8_t index;          /* GP or fixed counter number */
+    /*
+     * IA32_PERFEVTSELx layout without EN and INT.  For a fixed counter it
+     * holds the architectural event the counter counts, with USR and OS
+     * taken from its IA32_FIXED_CTR_CTRL field.
+     */
+    uint64_t eventsel;
+} VPMUHostEvent;
+
+/*
+ * The host side of the vPMU.  Slots are 0..7 for GP counters and 8..11 for
+ * fixed counters.  Counts are raw event counts since program(); the model
+ * keeps the guest-visible value, width and overflow.
+ */
+typedef struct VPMUBackendOps {
+    /*
+     * Start counting @ev in @slot from zero, stopped.  Replaces any earlier
+     * event of the slot.  Returns false when the host cannot count it: the
+     * counter then reads as frozen.
+     */
+    bool (*program)(void *opaque, unsigned slot, const VPMUHostEvent *ev);
+    /* Start or stop a programmed slot; keeps its count. */
+    void (*set_enabled)(void *opaque, unsigned slot, bool enabled);
+    /* Count since program(); 0 for a slot with no event. */
+    uint64_t (*read)(void *opaque, unsigned slot);
+    /* Drop the slot's event; its count is gone. */
+    void (*release)(void *opaque, unsigned slot);
+} VPMUBackendOps;
+
+/* Per-counter state. */
+typedef struct VPMUCounter {
+    /* Serialized: the guest-visible count at host count @host_base. */
+    uint64_t value;
+    /* Serialized (GP only): IA32_PERFEVTSELx as the guest wrote it. */
+    uint64_t eventsel;
+
+    /* Derived: rebuilt from the serialized state by the backend. */
+    bool programmed;        /* the backend holds @host_event */
+    bool running;           /* the backend was told to count */
+    VPMUHostEvent host_event;
+    uint64_t host_base;     /* backend count that @value corresponds to */
+} VPMUCounter;
+
+typedef struct VPMUState {
+    VPMUConfig cfg;
+
+    /* Derived from @cfg by vpmu_state_init(): reserved-bit masks. */
+    uint64_t gp_mask;               /* value bits of a GP counter */
+    uint64_t fixed_mask;            /* value bits of a fixed counter */
+    uint64_t counters_mask;         /* GLOBAL_CTRL bits of present counters */
+    uint64_t evtsel_rsvd;
+    uint64_t fixed_ctrl_rsvd;
+    uint64_t global_status_rsvd;
+
+    /* Serialized: the guest's global registers. */
+    uint64_t global_ctrl;
+    uint64_t global_status;
+    uint64_t fixed_ctr_ctrl;
+    VPMUCounter counters[VPMU_MAX_COUNTERS];
+
+    /* Derived: GLOBAL_CTRL-layout bits of counters awaiting vpmu_sync(). */
+    uint64_t dirty;
+
+    const VPMUBackendOps *ops;
+    void *opaque;
+} VPMUState;
+
+/* Fill in defaults for a host that reports no PMU: v2, 4 GP, 3 fixed. */
+void vpmu_config_default(VPMUConfig *cfg);
+/* Check a configuration against what the model implements. */
+bool vpmu_config_check(const VPMUConfig *cfg, Error **errp);
+
+/* Set up @s for @cfg (already checked) and put it in its reset state. */
+void vpmu_state_init(VPMUState *s, const VPMUConfig *cfg,
+                     const VPMUBackendOps *ops, void *opaque);
+/* SDM power-up/INIT values; releases every host event. */
+void vpmu_reset(VPMUState *s);
+/* Release every host event, for teardown. */
+void vpmu_release_all(VPMUState *s);
+
+/* A block of consecutive MSRs that the model decodes. */
+typedef struct VPMUMsrRange {
+    uint32_t base;
+    uint32_t nmsrs;
+} VPMUMsrRange;
+
+/*
+ * Every MSR the model decodes, whatever the configuration, terminated by
+ * { 0, 0 }.  Accesses to MSRs of absent counters must reach the model too,
+ * so that they #GP as the SDM says instead of reaching KVM's own PMU.
+ */
+extern const VPMUMsrRange *const vpmu_msr_ranges;
+
+/* Does the vPMU own @msr (whether or not the configuration has it)? */
+bool vpmu_is_pmu_msr(uint32_t msr);
+/*
+ * Access an MSR as the guest (@host false) or as the host (@host true,
+ * e.g. migration).  Return false where the SDM says #GP.
+ */
+bool vpmu_msr_read(VPMUState *s, uint32_t msr, uint64_t *val, bool host);
+bool vpmu_msr_write(VPMUState *s, uint32_t msr, uint64_t val, bool host);
+/* Bring the backend in line with the registers; call before re-entry. */
+void vpmu_sync(VPMUState *s);
+
+/* CPUID leaf 0xA as the configuration describes it. */
+void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
+                    uint32_t *ecx, uint32_t *edx);
+
+#endif
