@@ -49,7 +49,9 @@ $(QB)/build.ninja: | tree
 
 qemu: tree $(QB)/build.ninja
 	ninja -C $(QB) -j$(JOBS) qemu-system-x86_64 $(UNIT_TESTS)
-	@ln -sf qemu-build/qemu-system-x86_64 $(EMU)
+	@# A hard link, not a symlink: QEMU looks for firmware next to its own
+	@# path, and build/qemu-build/qemu-bundle would hide Debian's.
+	@ln -f $(QB)/qemu-system-x86_64 $(EMU)
 
 guests: deps
 	@[ -f $(GB)/build.ninja ] || meson setup $(GB) . >/dev/null

@@ -1,0 +1,111 @@
+/*
+ * qemu-vpmu test guests: a tiny freestanding runtime
+ *
+ * Copyright (c) 2026 The qemu-vpmu authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Output goes to COM1; the guest ends QEMU through isa-debug-exit at port
+ * 0xf4, which exits QEMU with status (code << 1) | 1.  Checks print
+ * TAP lines ("ok N - ..." / "not ok N - ...") that the host runner counts.
+ */
+#ifndef LIBGUEST_H
+#define LIBGUEST_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEBUG_EXIT_PORT 0xf4
+
+void guest_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void guest_exit(int code) __attribute__((noreturn));
+
+/* TAP-style checks; guest_done() exits 0 when all passed. */
+void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void guest_done(void) __attribute__((noreturn));
+int main(void);
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    asm volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+    asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return lo | (uint64_t)hi << 32;
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a,
+                         uint32_t *b, uint32_t *c, uint32_t *d)
+{
+    asm volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d)
+                 : "a"(leaf), "c"(sub));
+}
+
+/*
+ * The vector of the last exception caught by an ASM_TRY, or -1.  An
+ * ASM_TRY(label) records the next instruction in .ex_table: if it faults,
+ * the handler resumes at @label instead of failing the test.
+ */
+extern volatile int exception_vector;
+#define NO_EXCEPTION (-1)
+
+#define ASM_TRY(catch)                                      \
+    "movl $-1, exception_vector(%%rip)\n\t"                 \
+    ".pushsection .ex_table, \"a\"\n\t"                     \
+    ".quad 1111f, " catch "\n\t"                            \
+    ".popsection\n\t"                                       \
+    "1111:"
+
+/* RDMSR/WRMSR that return the exception vector (#GP = 13) or -1. */
+static inline int rdmsr_safe(uint32_t msr, uint64_t *val)
+{
+    uint32_t lo = 0, hi = 0;
+
+    asm volatile(ASM_TRY("1f") "rdmsr\n\t1:"
+                 : "+a"(lo), "+d"(hi) : "c"(msr) : "memory");
+    *val = lo | (uint64_t)hi << 32;
+    return exception_vector;
+}
+
+static inline int wrmsr_safe(uint32_t msr, uint64_t val)
+{
+    asm volatile(ASM_TRY("1f") "wrmsr\n\t1:"
+                 : : "c"(msr), "a"((uint32_t)val), "d"((uint32_t)(val >> 32))
+                 : "memory");
+    return exception_vector;
+}
+
+/* RDMSR/WRMSR that must not fault: a fault fails the guest loudly. */
+uint64_t rdmsr(uint32_t msr);
+void wrmsr(uint32_t msr, uint64_t val);
+
+/* Run about @iterations of a short dependent loop. */
+void busy_loop(uint64_t iterations);
+
+/* Architectural PMU MSRs and bits used by the guests. */
+#define MSR_IA32_PMC0               0xc1
+#define MSR_IA32_PERFEVTSEL0        0x186
+#define MSR_IA32_FIXED_CTR0         0x309
+#define MSR_IA32_FIXED_CTR_CTRL     0x38d
+#define MSR_IA32_PERF_GLOBAL_STATUS 0x38e
+#define MSR_IA32_PERF_GLOBAL_CTRL   0x38f
+#define MSR_IA32_PERF_GLOBAL_OVF_CTRL 0x390
+#define EVTSEL_USR                  (1u << 16)
+#define EVTSEL_OS                   (1u << 17)
+#define EVTSEL_EN                   (1u << 22)
+#define EVENT_CORE_CYCLES           0x3c
+#define EVENT_REF_CYCLES            0x013c
+#define EVENT_INST_RETIRED          0xc0
+#define GP_VECTOR                   13
+
+#endif
