@@ -22,7 +22,7 @@ QEMU_CONFIGURE := --target-list=x86_64-softmmu \
 	--without-default-features --without-default-devices \
 	--with-devices-x86_64=vpmu --enable-kvm --disable-tcg --disable-docs \
 	--enable-fdt=system --disable-install-blobs --disable-tools \
-	--firmwarepath=/usr/share/qemu:/usr/share/seabios \
+	--enable-werror --firmwarepath=/usr/share/qemu:/usr/share/seabios \
 	--python=$(PY)
 
 .PHONY: all deps tree qemu guests demo check fuzz clean distclean FORCE

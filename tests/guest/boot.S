@@ -46,6 +46,10 @@ gdt_desc:
     .word gdt_end - gdt - 1
     .quad gdt
 
+    .globl multiboot_info
+multiboot_info:
+    .quad 0
+
     .section .bss
     .align 4096
 stack_bottom:
@@ -57,6 +61,7 @@ stack_top:
     .globl _start
 _start:
     mov $stack_top, %esp
+    mov %ebx, multiboot_info        /* physical = virtual: identity map */
     mov $pml4, %eax
     mov %eax, %cr3
     mov %cr4, %eax

@@ -68,11 +68,12 @@ static void put_num(uint64_t v, unsigned base, int width, char pad, bool neg)
     }
 }
 
-/* Enough printf for test output: %d %u %x %s %c %%, with l/ll and width. */
+/* Enough printf for tests: %d %u %x %s %c, l/ll, width, '0' and '-'. */
 static void guest_vprintf(const char *fmt, va_list ap)
 {
     for (; *fmt; fmt++) {
         int width = 0, longs = 0;
+        bool left = false;
         char pad = ' ';
 
         if (*fmt != '%') {
@@ -81,6 +82,10 @@ static void guest_vprintf(const char *fmt, va_list ap)
             continue;
         }
         fmt++;
+        if (*fmt == '-') {
+            left = true;
+            fmt++;
+        }
         if (*fmt == '0') {
             pad = '0';
             fmt++;
@@ -106,9 +111,22 @@ static void guest_vprintf(const char *fmt, va_list ap)
             put_num(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned),
                     16, width, pad, false);
             break;
-        case 's':
-            put_str(va_arg(ap, const char *));
+        case 's': {
+            const char *str = va_arg(ap, const char *);
+            int len = 0;
+
+            while (str[len]) {
+                len++;
+            }
+            for (; !left && len < width; width--) {
+                serial_putc(' ');
+            }
+            put_str(str);
+            for (; left && len < width; width--) {
+                serial_putc(' ');
+            }
             break;
+        }
         case 'c':
             serial_putc(va_arg(ap, int));
             break;
@@ -183,6 +201,70 @@ void wrmsr(uint32_t msr, uint64_t val)
 void busy_loop(uint64_t iterations)
 {
     asm volatile("1: dec %0\n\tjnz 1b" : "+r"(iterations) : : "cc");
+}
+
+extern uint64_t multiboot_info;
+
+static const char *cmdline(void)
+{
+    const uint32_t *mbi = (const uint32_t *)multiboot_info;
+
+    /* Multiboot info: flags bit 2 says the cmdline field (offset 16) holds. */
+    if (!mbi || !(mbi[0] & (1 << 2))) {
+        return "";
+    }
+    return (const char *)(uint64_t)mbi[4];
+}
+
+static uint64_t parse_uint(const char *p)
+{
+    uint64_t v = 0;
+    unsigned base = 10;
+
+    if (p[0] == '0' && p[1] == 'x') {
+        base = 16;
+        p += 2;
+    }
+    for (;; p++) {
+        unsigned d;
+
+        if (*p >= '0' && *p <= '9') {
+            d = *p - '0';
+        } else if (base == 16 && *p >= 'a' && *p <= 'f') {
+            d = *p - 'a' + 10;
+        } else {
+            return v;
+        }
+        v = v * base + d;
+    }
+}
+
+uint64_t cmdline_uint(const char *key, uint64_t def)
+{
+    const char *p = cmdline();
+    size_t n = 0;
+
+    while (key[n]) {
+        n++;
+    }
+    while (*p) {
+        const char *w = p;
+        size_t i = 0;
+
+        while (i < n && w[i] == key[i]) {
+            i++;
+        }
+        if (i == n && w[n] == '=') {
+            return parse_uint(w + n + 1);
+        }
+        while (*p && *p != ' ') {
+            p++;
+        }
+        while (*p == ' ') {
+            p++;
+        }
+    }
+    return def;
 }
 
 void exception_handler(struct frame *f)

@@ -85,6 +85,12 @@ static inline int wrmsr_safe(uint32_t msr, uint64_t val)
     return exception_vector;
 }
 
+/*
+ * The kernel command line (-append), as "key=value" words.  Returns the
+ * value of @key, or @def when it is absent.
+ */
+uint64_t cmdline_uint(const char *key, uint64_t def);
+
 /* RDMSR/WRMSR that must not fault: a fault fails the guest loudly. */
 uint64_t rdmsr(uint32_t msr);
 void wrmsr(uint32_t msr, uint64_t val);
@@ -100,6 +106,7 @@ void busy_loop(uint64_t iterations);
 #define MSR_IA32_PERF_GLOBAL_STATUS 0x38e
 #define MSR_IA32_PERF_GLOBAL_CTRL   0x38f
 #define MSR_IA32_PERF_GLOBAL_OVF_CTRL 0x390
+#define MSR_CORE_THREAD_COUNT       0x35
 #define EVTSEL_USR                  (1u << 16)
 #define EVTSEL_OS                   (1u << 17)
 #define EVTSEL_EN                   (1u << 22)

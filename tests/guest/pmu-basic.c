@@ -25,6 +25,7 @@ int main(void)
     uint32_t a, b, c, d;
     unsigned version, nr_gp, nr_fixed;
     uint64_t v, delta, status;
+    int vector;
 
     guest_printf("# pmu-basic: CPUID, counting, gating, #GP rules\n");
     cpuid(0xa, 0, &a, &b, &c, &d);
@@ -33,6 +34,14 @@ int main(void)
     nr_fixed = d & 0x1f;
     guest_printf("# CPUID.0AH: eax=0x%x ebx=0x%x ecx=0x%x edx=0x%x\n",
                  a, b, c, d);
+    /*
+     * expect-version=0: a run where QEMU's vPMU must stay out of the way
+     * (pmu=off, or vpmu=kvm on a host where KVM has no PMU).
+     */
+    if (cmdline_uint("expect-version", 2) == 0) {
+        check(version == 0, "CPUID.0AH reports no PMU (version %u)", version);
+        guest_done();
+    }
     check(version >= 2, "CPUID.0AH reports PMU version %u >= 2", version);
     check(nr_gp >= 1, "CPUID.0AH reports %u general-purpose counters", nr_gp);
     if (version < 2 || nr_gp < 1) {
@@ -110,5 +119,10 @@ int main(void)
           "GLOBAL_CTRL bit %u (no such counter) raises #GP", nr_gp);
     check(wrmsr_safe(MSR_IA32_PERF_GLOBAL_STATUS, 1) == GP_VECTOR,
           "GLOBAL_STATUS is read-only (#GP)");
+
+    /* QEMU's own single-MSR handler still works beside our ranges. */
+    vector = rdmsr_safe(MSR_CORE_THREAD_COUNT, &v);
+    check(vector == NO_EXCEPTION && (v & 0xffff) == cmdline_uint("threads", 1),
+          "MSR_CORE_THREAD_COUNT still answers (0x%lx)", v);
     return 0;
 }

@@ -30,7 +30,9 @@ def kvm_problem():
 
 
 def qemu_command(qemu, guest, extra):
-    return [qemu, '-M', 'pc', '-accel', 'kvm', '-m', '64M',
+    # QEMU takes the first -accel that works: let the caller's win.
+    accel = [] if '-accel' in extra else ['-accel', 'kvm']
+    return [qemu, '-M', 'pc'] + accel + ['-m', '64M',
             '-nodefaults', '-display', 'none', '-no-reboot',
             '-serial', 'stdio',
             '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',

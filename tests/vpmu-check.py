@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+#
+# qemu-vpmu: run every test (make check)
+#
+# Copyright (c) 2026 The qemu-vpmu authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Unit tests of the register model, then the guest suite: freestanding
+# guests booted under real KVM whose PMU MSR accesses go through our MSR
+# filter to the vPMU and to real perf events.  KVM is required; a machine
+# without it fails the guest suite loudly instead of skipping it.
+#
+# The last line is "N passed, N failed[, N skipped]".
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'guest'))
+import importlib
+run_guest_mod = importlib.import_module('run-guest')
+
+results = {'passed': 0, 'failed': 0, 'skipped': 0}
+
+
+def report(name, ok, secs, detail=''):
+    if ok is None:
+        results['skipped'] += 1
+        print(f'SKIP {name}: {detail}', flush=True)
+        return
+    results['passed' if ok else 'failed'] += 1
+    print(f'{"PASS" if ok else "FAIL"} {name} ({secs:.1f}s)', flush=True)
+    if not ok and detail:
+        for line in detail.rstrip().splitlines():
+            print(f'    | {line}')
+
+
+def unit_test(qemu_build, name):
+    exe = os.path.join(qemu_build, 'tests', 'unit', name)
+    start = time.monotonic()
+    p = subprocess.run([exe, '--tap'], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+    out = p.stdout.decode(errors='replace')
+    cases = [l for l in out.splitlines()
+             if l.startswith('ok ') or l.startswith('not ok ')]
+    ok = p.returncode == 0 and cases and \
+        not any(l.startswith('not ok') for l in cases)
+    report(f'unit/{name} ({len(cases)} cases)', ok,
+           time.monotonic() - start, out)
+
+
+def guest_test(args, name, guest, extra, expect_stderr=()):
+    """Boot @guest with @extra; its TAP checks must all pass."""
+    elf = os.path.join(args.guest_build, 'tests', 'guest', guest + '.elf')
+    status, out, secs = run_guest_mod.run_guest(args.qemu, elf, extra)
+    checks = [l for l in out.splitlines()
+              if l.startswith('ok ') or l.startswith('not ok ')]
+    ok = status == 0 and not any(l.startswith('not ok') for l in checks)
+    for text, count in expect_stderr:
+        seen = out.count(text)
+        if seen != count:
+            ok = False
+            out += f'\n(expected "{text}" {count} time(s), saw {seen})\n'
+    report(f'guest/{name} ({len(checks)} checks)', ok, secs, out)
+
+
+def kvm_has_own_pmu():
+    try:
+        with open('/sys/module/kvm/parameters/enable_pmu') as f:
+            return f.read().strip() in ('Y', '1')
+    except OSError:
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--qemu', required=True)
+    ap.add_argument('--qemu-build', required=True)
+    ap.add_argument('--guest-build', required=True)
+    args = ap.parse_args()
+
+    unit_test(args.qemu_build, 'test-vpmu-model')
+
+    problem = run_guest_mod.kvm_problem()
+    if problem:
+        # Not a skip: the guest suite is the point of this project.
+        report('guest suite', False, 0,
+               f'KVM is required and {problem}; run on a host with '
+               '/dev/kvm (read-write)')
+    else:
+        host_pmu = ['-cpu', 'host,pmu=on']
+        guest_test(args, 'pmu-basic', 'pmu-basic', host_pmu)
+        guest_test(args, 'pmu-basic-smp2', 'pmu-basic',
+                   ['-smp', '2'] + host_pmu + ['-append', 'threads=2'],
+                   expect_stderr=[('vPMU: no usable host PMU', 1)]
+                   if not os.path.exists('/sys/bus/event_source/devices/cpu')
+                   else [])
+        guest_test(args, 'pmu-off', 'pmu-basic',
+                   ['-cpu', 'host,pmu=off', '-append', 'expect-version=0'])
+        if kvm_has_own_pmu() is False:
+            guest_test(args, 'vpmu-kvm-selects-kvm', 'pmu-basic',
+                       ['-accel', 'kvm,vpmu=kvm'] + host_pmu +
+                       ['-append', 'expect-version=0'])
+        else:
+            report('guest/vpmu-kvm-selects-kvm', None, 0,
+                   'NOT TESTED: KVM has its own PMU on this host, so the '
+                   'version it reports is not known in advance')
+        guest_test(args, 'demo', 'demo', host_pmu)
+
+    print(f'{results["passed"]} passed, {results["failed"]} failed'
+          + (f', {results["skipped"]} skipped' if results['skipped'] else ''))
+    return 1 if results['failed'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
