@@ -90,13 +90,18 @@ typedef struct Fixture {
     FakeBackend f;
 } Fixture;
 
+static void fixture_init(Fixture *t, const VPMUConfig *cfg)
+{
+    memset(&t->f, 0, sizeof(t->f));
+    vpmu_state_init(&t->s, cfg, &fake_ops, &t->f);
+}
+
 static void fixture_setup(Fixture *t, gconstpointer data)
 {
     VPMUConfig cfg;
 
     vpmu_config_default(&cfg);
-    memset(&t->f, 0, sizeof(t->f));
-    vpmu_state_init(&t->s, &cfg, &fake_ops, &t->f);
+    fixture_init(t, &cfg);
 }
 
 static void fixture_teardown(Fixture *t, gconstpointer data)
@@ -118,64 +123,270 @@ static void wr(Fixture *t, uint32_t msr, uint64_t val)
     vpmu_sync(&t->s);
 }
 
-static bool wr_gp(Fixture *t, uint32_t msr, uint64_t val)
-{
-    bool ok = vpmu_msr_write(&t->s, msr, val, false);
-
-    vpmu_sync(&t->s);
-    return !ok;
-}
-
-static bool rd_gp(Fixture *t, uint32_t msr)
-{
-    uint64_t v;
-
-    return !vpmu_msr_read(&t->s, msr, &v, false);
-}
-
 #define EVTSEL_CYCLES (VPMU_EVTSEL_EN | VPMU_EVTSEL_USR | VPMU_EVTSEL_OS | \
                        VPMU_EVENT_CORE_CYCLES)
 
-/* CPUID.0AH describes the configuration (SDM: "Architectural PMU"). */
-static void test_cpuid(Fixture *t, gconstpointer data)
-{
-    uint32_t a, b, c, d;
+/*
+ * The SDM rules, one row each: a configuration and a sequence of accesses
+ * with the outcome the SDM requires.  A refused write must also leave every
+ * serialized register unchanged.
+ */
+typedef enum {
+    END,
+    WR,         /* guest WRMSR succeeds */
+    WR_GP,      /* guest WRMSR raises #GP and changes nothing */
+    RD,         /* guest RDMSR returns .val */
+    RD_GP,      /* guest RDMSR raises #GP */
+    HWR,        /* host-initiated write succeeds */
+    HWR_FAIL,   /* host-initiated write is refused */
+    HRD,        /* host-initiated read returns .val */
+    TICK,       /* the host counts .val events on every running counter */
+    PMI,        /* the pending PMI is delivered */
+    PENDING,    /* a PMI is pending (.val 1) or not (.val 0) */
+    CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX,
+} OpKind;
 
-    vpmu_cpuid_0xa(&t->s.cfg, &a, &b, &c, &d);
-    g_assert_cmphex(a & 0xff, ==, 2);
-    g_assert_cmphex((a >> 8) & 0xff, ==, 4);
-    g_assert_cmphex((a >> 16) & 0xff, ==, 48);
-    g_assert_cmphex(a >> 24, ==, 7);
-    g_assert_cmphex(b, ==, 0);
-    g_assert_cmphex(d & 0x1f, ==, 3);
-    g_assert_cmphex((d >> 5) & 0xff, ==, 48);
+typedef struct {
+    OpKind op;
+    uint32_t msr;
+    uint64_t val;
+} Op;
+
+typedef struct {
+    const char *rule;
+    int version, nr_gp, nr_fixed, width;    /* 0: the default */
+    bool no_fw_write;
+    Op ops[12];
+} Rule;
+
+#define PMC(i)      (VPMU_MSR_PMC0 + (i))
+#define A_PMC(i)    (VPMU_MSR_A_PMC0 + (i))
+#define EVTSEL(i)   (VPMU_MSR_PERFEVTSEL0 + (i))
+#define FIXED(i)    (VPMU_MSR_FIXED_CTR0 + (i))
+#define FCTRL       VPMU_MSR_FIXED_CTR_CTRL
+#define GCTRL       VPMU_MSR_PERF_GLOBAL_CTRL
+#define GSTATUS     VPMU_MSR_PERF_GLOBAL_STATUS
+#define GOVF        VPMU_MSR_PERF_GLOBAL_OVF_CTRL
+#define GSET        VPMU_MSR_PERF_GLOBAL_STATUS_SET
+#define GINUSE      VPMU_MSR_PERF_GLOBAL_INUSE
+#define PERFCAP     VPMU_MSR_PERF_CAPABILITIES
+#define DEBUGCTL    VPMU_MSR_DEBUGCTL
+#define FRZ_PERF    VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI
+#define FRZ_LBR     VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI
+#define W48         0xffffffffffffULL
+
+static const Rule rules[] = {
+    { "cpuid-0xa-v2", 2, 4, 3, 48, .ops = {
+        { CPUID_EAX, 0, 0x07300402 }, { CPUID_EBX, 0, 0 },
+        { CPUID_ECX, 0, 0 }, { CPUID_EDX, 0, 0x603 } } },
+    { "cpuid-0xa-v5-fixed-bitmap-anythread-deprecated", 5, 8, 4, 48, .ops = {
+        { CPUID_EAX, 0, 0x07300805 }, { CPUID_ECX, 0, 0xf },
+        { CPUID_EDX, 0, 0x8604 } } },
+    { "reset-global-ctrl-has-gp-bits", 2, 8, 3, .ops = {
+        { RD, GCTRL, 0xff }, { RD, GSTATUS, 0 }, { RD, FCTRL, 0 },
+        { RD, EVTSEL(7), 0 }, { RD, PMC(7), 0 }, { RD, DEBUGCTL, 0 } } },
+    { "reset-global-ctrl-one-gp", 2, 1, 0, .ops = { { RD, GCTRL, 1 } } },
+    { "evtsel-bits-63-32-reserved", .ops = {
+        { WR_GP, EVTSEL(0), 1ULL << 32 }, { WR_GP, EVTSEL(0), 1ULL << 63 },
+        { WR, EVTSEL(0), 0xffdfffff } } },
+    { "evtsel-anythread-reserved-v2", 2, .ops = {
+        { WR_GP, EVTSEL(0), VPMU_EVTSEL_ANY } } },
+    { "evtsel-anythread-v3", 3, .ops = {
+        { WR, EVTSEL(0), VPMU_EVTSEL_ANY },
+        { RD, EVTSEL(0), VPMU_EVTSEL_ANY } } },
+    { "evtsel-anythread-v4", 4, .ops = { { WR, EVTSEL(1), VPMU_EVTSEL_ANY } } },
+    { "evtsel-anythread-deprecated-v5", 5, .ops = {
+        { WR_GP, EVTSEL(0), VPMU_EVTSEL_ANY } } },
+    { "fixed-ctrl-anythread-by-version", 3, .ops = {
+        { WR, FCTRL, 0x4 }, { RD, FCTRL, 0x4 } } },
+    { "fixed-ctrl-anythread-reserved-v2", 2, .ops = { { WR_GP, FCTRL, 0x40 } } },
+    { "fixed-ctrl-anythread-reserved-v5", 5, .ops = { { WR_GP, FCTRL, 0x4 } } },
+    { "fixed-ctrl-absent-counter-field", 2, 4, 3, .ops = {
+        { WR_GP, FCTRL, 0x1000 }, { WR, FCTRL, 0xbbb } } },
+    { "fixed-ctrl-four-counters", 5, 4, 4, .ops = {
+        { WR, FCTRL, 0xbbbb }, { WR_GP, FCTRL, 0x10000 } } },
+    { "fixed-ctrl-no-fixed-counters", 2, 4, 0, .ops = {
+        { WR_GP, FCTRL, 0x1 }, { WR, FCTRL, 0 },
+        { RD_GP, FIXED(0), 0 }, { WR_GP, GCTRL, 1ULL << 32 } } },
+    { "global-ctrl-absent-counter-bits", 2, 1, 3, .ops = {
+        { WR_GP, GCTRL, 0x2 }, { WR_GP, GCTRL, 1ULL << 35 },
+        { WR, GCTRL, 0x700000001ULL }, { RD, GCTRL, 0x700000001ULL } } },
+    { "absent-gp-counter-msrs", 2, 1, 3, .ops = {
+        { RD_GP, PMC(1), 0 }, { WR_GP, PMC(1), 0 }, { RD_GP, EVTSEL(1), 0 },
+        { WR_GP, EVTSEL(7), 0 }, { RD_GP, A_PMC(1), 0 },
+        { RD_GP, FIXED(3), 0 } } },
+    { "pmc-write-sign-extends-bit-31", .ops = {
+        { WR, PMC(0), 0x80000005 }, { RD, PMC(0), 0xffff80000005ULL },
+        { WR, PMC(0), 0xffffffff7fffffffULL }, { RD, PMC(0), 0x7fffffff } } },
+    { "pmc-write-sign-extends-to-width-32", 2, 4, 3, 32, .ops = {
+        { WR, PMC(0), 0x80000005 }, { RD, PMC(0), 0x80000005 } } },
+    { "pmc-host-write-not-sign-extended", .ops = {
+        { HWR, PMC(0), 0x80000005 }, { HRD, PMC(0), 0x80000005 } } },
+    { "a-pmc-full-width-write", .ops = {
+        { WR, A_PMC(1), 0x812345678901ULL }, { RD, PMC(1), 0x812345678901ULL },
+        { RD, A_PMC(1), 0x812345678901ULL },
+        { WR_GP, A_PMC(1), 1ULL << 48 } } },
+    { "a-pmc-needs-fw-write", .no_fw_write = true, .ops = {
+        { WR_GP, A_PMC(0), 1 }, { RD_GP, A_PMC(0), 0 }, { RD, PERFCAP, 0 } } },
+    { "perf-capabilities-read-only", .ops = {
+        { RD, PERFCAP, VPMU_PERF_CAP_FW_WRITE }, { WR_GP, PERFCAP, 0 },
+        { HWR, PERFCAP, VPMU_PERF_CAP_FW_WRITE }, { HWR_FAIL, PERFCAP, 0 } } },
+    { "fixed-ctr-bits-above-width-reserved", .ops = {
+        { WR_GP, FIXED(0), 1ULL << 48 }, { WR, FIXED(0), W48 },
+        { RD, FIXED(0), W48 } } },
+    { "gp-counter-wraps-sets-status", .ops = {
+        { WR, PMC(2), (uint32_t)-2 }, { WR, EVTSEL(2), EVTSEL_CYCLES },
+        { TICK, 0, 1 }, { RD, GSTATUS, 0 }, { TICK, 0, 2 },
+        { RD, GSTATUS, 1 << 2 }, { RD, PMC(2), 1 }, { PENDING, 0, 0 } } },
+    { "fixed-counter-wraps-sets-status", .ops = {
+        { WR, FIXED(1), W48 }, { WR, FCTRL, 0x30 },
+        { WR, GCTRL, 1ULL << 33 }, { TICK, 0, 1 },
+        { RD, GSTATUS, 1ULL << 33 }, { RD, FIXED(1), 0 } } },
+    { "overflow-with-int-asks-for-pmi", .ops = {
+        { WR, PMC(0), (uint32_t)-1 },
+        { WR, EVTSEL(0), EVTSEL_CYCLES | VPMU_EVTSEL_INT },
+        { PENDING, 0, 0 }, { TICK, 0, 1 }, { RD, PMC(0), 0 },
+        { PENDING, 0, 1 }, { PMI }, { PENDING, 0, 0 } } },
+    { "counting-needs-en-and-global-bit", .ops = {
+        { WR, GCTRL, 0 }, { WR, EVTSEL(0), EVTSEL_CYCLES }, { TICK, 0, 5 },
+        { RD, PMC(0), 0 }, { WR, GCTRL, 1 }, { TICK, 0, 5 },
+        { RD, PMC(0), 5 }, { WR, EVTSEL(0), VPMU_EVENT_CORE_CYCLES },
+        { TICK, 0, 5 }, { RD, PMC(0), 5 } } },
+    { "global-status-read-only-to-guest", .ops = {
+        { WR_GP, GSTATUS, 1 }, { HWR, GSTATUS, 0x8000000000000001ULL },
+        { RD, GSTATUS, 0x8000000000000001ULL },
+        { HWR_FAIL, GSTATUS, 1ULL << 20 } } },
+    { "ovf-ctrl-clears-and-reads-zero", .ops = {
+        { HWR, GSTATUS, 0xc000000700000003ULL }, { WR, GOVF, 0x4000000000000002ULL },
+        { RD, GSTATUS, 0x8000000700000001ULL }, { RD, GOVF, 0 },
+        { WR_GP, GOVF, 1ULL << 4 }, { WR_GP, GOVF, VPMU_GLOBAL_CTR_FRZ } } },
+    { "status-set-v4-sets-bits", 4, .ops = {
+        { WR, GSET, 0x4000000000000005ULL },
+        { RD, GSTATUS, 0x4000000000000005ULL }, { RD, GSET, 0 },
+        { WR_GP, GSET, VPMU_GLOBAL_COND_CHGD }, { WR_GP, GSET, 1ULL << 40 } } },
+    { "status-set-and-inuse-absent-before-v4", 3, .ops = {
+        { RD_GP, GSET, 0 }, { WR_GP, GSET, 1 }, { RD_GP, GINUSE, 0 } } },
+    { "inuse-v4-reflects-use", 4, .ops = {
+        { RD, GINUSE, 0 }, { WR, EVTSEL(1), 0x3c }, { RD, GINUSE, 0x2 },
+        { WR, FCTRL, 0x200 }, { RD, GINUSE, 0x400000002ULL },
+        { WR, EVTSEL(0), VPMU_EVTSEL_INT },
+        { RD, GINUSE, 0x8000000400000002ULL }, { WR_GP, GINUSE, 0 } } },
+    { "freeze-on-pmi-legacy-clears-global-ctrl", 2, .ops = {
+        { WR, DEBUGCTL, FRZ_PERF }, { WR, PMC(0), (uint32_t)-1 },
+        { WR, EVTSEL(0), EVTSEL_CYCLES | VPMU_EVTSEL_INT }, { TICK, 0, 1 },
+        { RD, GSTATUS, 1 }, { PMI }, { RD, GCTRL, 0 }, { TICK, 0, 7 },
+        { RD, PMC(0), 0 } } },
+    { "freeze-on-pmi-v4-sets-ctr-frz", 4, .ops = {
+        { WR, DEBUGCTL, FRZ_PERF }, { WR, PMC(0), (uint32_t)-1 },
+        { WR, EVTSEL(0), EVTSEL_CYCLES | VPMU_EVTSEL_INT }, { TICK, 0, 1 },
+        { PMI }, { RD, GSTATUS, VPMU_GLOBAL_CTR_FRZ | 1 }, { RD, GCTRL, 0xf },
+        { TICK, 0, 7 }, { RD, PMC(0), 0 }, { WR, GOVF, VPMU_GLOBAL_CTR_FRZ },
+        { TICK, 0, 7 }, { RD, PMC(0), 7 } } },
+    { "status-set-ctr-frz-freezes-counters", 4, .ops = {
+        { WR, EVTSEL(0), EVTSEL_CYCLES }, { WR, GSET, VPMU_GLOBAL_CTR_FRZ },
+        { TICK, 0, 9 }, { RD, PMC(0), 0 } } },
+    { "freeze-lbrs-on-pmi-v4-sets-lbr-frz", 4, .ops = {
+        { WR, DEBUGCTL, FRZ_LBR }, { PMI },
+        { RD, GSTATUS, VPMU_GLOBAL_LBR_FRZ } } },
+    { "no-freeze-without-debugctl", 2, .ops = {
+        { PMI }, { RD, GCTRL, 0xf }, { RD, GSTATUS, 0 } } },
+    { "debugctl-model-owns-only-pmu-bits", .ops = {
+        { WR, DEBUGCTL, FRZ_PERF | FRZ_LBR },
+        { RD, DEBUGCTL, FRZ_PERF | FRZ_LBR }, { WR_GP, DEBUGCTL, 1 } } },
+};
+
+typedef struct Snapshot {
+    uint64_t global_ctrl, global_status, fixed_ctr_ctrl, debugctl;
+    uint64_t value[VPMU_MAX_COUNTERS], eventsel[VPMU_MAX_COUNTERS];
+} Snapshot;
+
+static void snapshot(const VPMUState *s, Snapshot *snap)
+{
+    unsigned i;
+
+    snap->global_ctrl = s->global_ctrl;
+    snap->global_status = s->global_status;
+    snap->fixed_ctr_ctrl = s->fixed_ctr_ctrl;
+    snap->debugctl = s->debugctl;
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        snap->value[i] = s->counters[i].value;
+        snap->eventsel[i] = s->counters[i].eventsel;
+    }
 }
 
-/* SDM: IA32_PERF_GLOBAL_CTRL resets with one bit per GP counter set. */
-static void test_reset_values(Fixture *t, gconstpointer data)
+static void run_rule(gconstpointer data)
 {
-    g_assert_cmphex(rd(t, VPMU_MSR_PERF_GLOBAL_CTRL), ==, 0xf);
-    g_assert_cmphex(rd(t, VPMU_MSR_PERF_GLOBAL_STATUS), ==, 0);
-    g_assert_cmphex(rd(t, VPMU_MSR_FIXED_CTR_CTRL), ==, 0);
-    g_assert_cmphex(rd(t, VPMU_MSR_PERFEVTSEL0), ==, 0);
-    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 0);
-}
+    const Rule *r = data;
+    Fixture *t = g_new0(Fixture, 1);
+    VPMUConfig cfg;
+    const Op *op;
+    uint32_t regs[4];
+    uint64_t v;
+    Snapshot before, after;
 
-/* SDM: a counter counts only with its EN bit and its GLOBAL_CTRL bit. */
-static void test_enable_gating(Fixture *t, gconstpointer data)
-{
-    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
-    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES);
-    fake_tick(&t->f, 100);
-    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 0);
+    vpmu_config_default(&cfg);
+    cfg.version = r->version ? r->version : cfg.version;
+    cfg.nr_gp = r->nr_gp ? r->nr_gp : cfg.nr_gp;
+    cfg.nr_fixed = r->nr_gp ? r->nr_fixed : cfg.nr_fixed;
+    cfg.gp_width = cfg.fixed_width = r->width ? r->width : cfg.gp_width;
+    cfg.perf_capabilities = r->no_fw_write ? 0 : VPMU_PERF_CAP_FW_WRITE;
+    g_assert_true(vpmu_config_check(&cfg, &error_abort));
+    fixture_init(t, &cfg);
+    vpmu_cpuid_0xa(&cfg, &regs[0], &regs[1], &regs[2], &regs[3]);
 
-    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 1);
-    fake_tick(&t->f, 100);
-    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 100);
-
-    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES & ~VPMU_EVTSEL_EN);
-    fake_tick(&t->f, 100);
-    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 100);
+    for (op = r->ops; op < r->ops + ARRAY_SIZE(r->ops) && op->op; op++) {
+        g_test_message("op %d msr 0x%x val 0x%" PRIx64,
+                       (int)(op - r->ops), op->msr, op->val);
+        switch (op->op) {
+        case WR:
+            wr(t, op->msr, op->val);
+            break;
+        case WR_GP:
+            snapshot(&t->s, &before);
+            g_assert_false(vpmu_msr_write(&t->s, op->msr, op->val, false));
+            vpmu_sync(&t->s);
+            snapshot(&t->s, &after);
+            g_assert_true(memcmp(&before, &after, sizeof(before)) == 0);
+            break;
+        case RD:
+            g_assert_cmphex(rd(t, op->msr), ==, op->val);
+            break;
+        case RD_GP:
+            g_assert_false(vpmu_msr_read(&t->s, op->msr, &v, false));
+            break;
+        case HWR:
+            g_assert_true(vpmu_msr_write(&t->s, op->msr, op->val, true));
+            vpmu_sync(&t->s);
+            break;
+        case HWR_FAIL:
+            g_assert_false(vpmu_msr_write(&t->s, op->msr, op->val, true));
+            break;
+        case HRD:
+            g_assert_true(vpmu_msr_read(&t->s, op->msr, &v, true));
+            g_assert_cmphex(v, ==, op->val);
+            break;
+        case TICK:
+            fake_tick(&t->f, op->val);
+            break;
+        case PMI:
+            vpmu_pmi_delivered(&t->s);
+            vpmu_sync(&t->s);
+            break;
+        case PENDING:
+            g_assert_cmpint(t->s.pmi_pending, ==, op->val);
+            break;
+        case CPUID_EAX:
+        case CPUID_EBX:
+        case CPUID_ECX:
+        case CPUID_EDX:
+            g_assert_cmphex(regs[op->op - CPUID_EAX], ==, op->val);
+            break;
+        case END:
+            break;
+        }
+    }
+    vpmu_release_all(&t->s);
+    g_free(t);
 }
 
 /* Design: toggling only enable bits never re-creates the host event. */
@@ -211,29 +422,6 @@ static void test_event_change_keeps_count(Fixture *t, gconstpointer data)
     g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 75);
 }
 
-/* SDM: writes to IA32_PMCx sign-extend bit 31 (then fit the width). */
-static void test_pmc_write_sign_extends(Fixture *t, gconstpointer data)
-{
-    wr(t, VPMU_MSR_PMC0 + 1, 0x80000000);
-    g_assert_cmphex(rd(t, VPMU_MSR_PMC0 + 1), ==, 0xffff80000000ULL);
-    /* Bits 63:32 of the written value are ignored. */
-    wr(t, VPMU_MSR_PMC0 + 1, 0x123456787fffffffULL);
-    g_assert_cmphex(rd(t, VPMU_MSR_PMC0 + 1), ==, 0x7fffffff);
-    wr(t, VPMU_MSR_PMC0 + 1, 0x12345678f0000000ULL);
-    g_assert_cmphex(rd(t, VPMU_MSR_PMC0 + 1), ==, 0xfffff0000000ULL);
-}
-
-/* Design: a host-initiated write (migration) is not sign-extended. */
-static void test_host_pmc_write(Fixture *t, gconstpointer data)
-{
-    uint64_t v;
-
-    g_assert_true(vpmu_msr_write(&t->s, VPMU_MSR_PMC0, 0x123480000000ULL,
-                                 true));
-    g_assert_true(vpmu_msr_read(&t->s, VPMU_MSR_PMC0, &v, true));
-    g_assert_cmphex(v, ==, 0x123480000000ULL);
-}
-
 /* Design: writing a count while counting never re-creates the event. */
 static void test_value_write_while_counting(Fixture *t, gconstpointer data)
 {
@@ -242,88 +430,6 @@ static void test_value_write_while_counting(Fixture *t, gconstpointer data)
     wr(t, VPMU_MSR_PMC0, 10);
     fake_tick(&t->f, 5);
     g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 15);
-    g_assert_cmpuint(t->f.programs, ==, 1);
-}
-
-/* SDM: a counter wraps at its width and sets its GLOBAL_STATUS bit. */
-static void test_overflow_sets_status(Fixture *t, gconstpointer data)
-{
-    wr(t, VPMU_MSR_PMC0 + 2, (uint32_t)-10);   /* sign-extends: 2^48 - 10 */
-    wr(t, VPMU_MSR_PERFEVTSEL0 + 2, EVTSEL_CYCLES);
-    fake_tick(&t->f, 9);
-    g_assert_cmphex(rd(t, VPMU_MSR_PERF_GLOBAL_STATUS), ==, 0);
-    fake_tick(&t->f, 3);
-    g_assert_cmphex(rd(t, VPMU_MSR_PERF_GLOBAL_STATUS), ==, 1 << 2);
-    g_assert_cmphex(rd(t, VPMU_MSR_PMC0 + 2), ==, 2);
-
-    /* SDM: GLOBAL_OVF_CTRL clears status bits; the bit stays clear. */
-    wr(t, VPMU_MSR_PERF_GLOBAL_OVF_CTRL, 1 << 2);
-    g_assert_cmphex(rd(t, VPMU_MSR_PERF_GLOBAL_STATUS), ==, 0);
-    fake_tick(&t->f, 3);
-    g_assert_cmphex(rd(t, VPMU_MSR_PERF_GLOBAL_STATUS), ==, 0);
-}
-
-/* SDM: GLOBAL_STATUS is read-only to the guest. */
-static void test_global_status_read_only(Fixture *t, gconstpointer data)
-{
-    g_assert_true(wr_gp(t, VPMU_MSR_PERF_GLOBAL_STATUS, 1));
-    g_assert_true(vpmu_msr_write(&t->s, VPMU_MSR_PERF_GLOBAL_STATUS, 1,
-                                 true));
-    g_assert_cmphex(rd(t, VPMU_MSR_PERF_GLOBAL_STATUS), ==, 1);
-}
-
-/* SDM: reserved bits #GP (masks precomputed from the configuration). */
-static void test_reserved_bits(Fixture *t, gconstpointer data)
-{
-    g_assert_true(wr_gp(t, VPMU_MSR_PERFEVTSEL0, 1ULL << 32));
-    g_assert_true(wr_gp(t, VPMU_MSR_PERFEVTSEL0, VPMU_EVTSEL_ANY));  /* v2 */
-    g_assert_true(wr_gp(t, VPMU_MSR_PERF_GLOBAL_CTRL, 1 << 4));
-    g_assert_true(wr_gp(t, VPMU_MSR_PERF_GLOBAL_CTRL, 1ULL << 35));
-    g_assert_true(wr_gp(t, VPMU_MSR_FIXED_CTR_CTRL, 0x4));   /* AnyThread */
-    g_assert_true(wr_gp(t, VPMU_MSR_FIXED_CTR_CTRL, 0x1000));    /* ctr 3 */
-    g_assert_true(wr_gp(t, VPMU_MSR_PERF_GLOBAL_OVF_CTRL, 1 << 5));
-    g_assert_true(wr_gp(t, VPMU_MSR_FIXED_CTR0, 1ULL << 48));
-    /* A refused write changes nothing. */
-    g_assert_cmphex(rd(t, VPMU_MSR_PERFEVTSEL0), ==, 0);
-    g_assert_cmphex(rd(t, VPMU_MSR_PERF_GLOBAL_CTRL), ==, 0xf);
-    /* Bits that are not reserved are accepted. */
-    g_assert_false(wr_gp(t, VPMU_MSR_PERF_GLOBAL_CTRL, 0x70000000fULL));
-    g_assert_false(wr_gp(t, VPMU_MSR_FIXED_CTR_CTRL, 0xbbb));
-    g_assert_false(wr_gp(t, VPMU_MSR_PERF_GLOBAL_OVF_CTRL,
-                         VPMU_GLOBAL_OVF_BUF | VPMU_GLOBAL_COND_CHGD | 0xf));
-}
-
-/* SDM: MSRs of counters that are not configured #GP. */
-static void test_absent_counters(Fixture *t, gconstpointer data)
-{
-    g_assert_true(rd_gp(t, VPMU_MSR_PMC0 + 4));
-    g_assert_true(rd_gp(t, VPMU_MSR_PERFEVTSEL0 + 7));
-    g_assert_true(rd_gp(t, VPMU_MSR_FIXED_CTR0 + 3));
-    g_assert_true(wr_gp(t, VPMU_MSR_PMC0 + 4, 0));
-    g_assert_true(wr_gp(t, VPMU_MSR_PERFEVTSEL0 + 4, 0));
-    /* Version 2 has no GLOBAL_STATUS_SET / INUSE, no full-width writes. */
-    g_assert_true(rd_gp(t, VPMU_MSR_PERF_GLOBAL_STATUS_SET));
-    g_assert_true(rd_gp(t, VPMU_MSR_PERF_GLOBAL_INUSE));
-    g_assert_true(wr_gp(t, VPMU_MSR_A_PMC0, 0));
-    g_assert_true(vpmu_is_pmu_msr(VPMU_MSR_A_PMC0 + 7));
-    g_assert_false(vpmu_is_pmu_msr(0x10));
-}
-
-/* SDM: a fixed counter counts when its CTRL field enables a ring. */
-static void test_fixed_counter(Fixture *t, gconstpointer data)
-{
-    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0x30);       /* fixed 1: OS|USR */
-    fake_tick(&t->f, 50);
-    g_assert_cmphex(rd(t, VPMU_MSR_FIXED_CTR0 + 1), ==, 0); /* global off */
-    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 1ULL << 33);
-    fake_tick(&t->f, 50);
-    g_assert_cmphex(rd(t, VPMU_MSR_FIXED_CTR0 + 1), ==, 50);
-    g_assert_true(t->f.event[VPMU_MAX_GP + 1].fixed);
-    g_assert_cmphex(t->f.event[VPMU_MAX_GP + 1].eventsel, ==,
-                    VPMU_EVENT_CORE_CYCLES | VPMU_EVTSEL_OS | VPMU_EVTSEL_USR);
-    /* Clearing and restoring the field is an enable toggle only. */
-    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0);
-    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0x30);
     g_assert_cmpuint(t->f.programs, ==, 1);
 }
 
@@ -348,17 +454,80 @@ static void test_reset_releases(Fixture *t, gconstpointer data)
     g_assert_cmphex(rd(t, VPMU_MSR_PERFEVTSEL0), ==, 0);
 }
 
+/* Design: a fixed counter's ring field toggles like an enable bit. */
+static void test_fixed_counter(Fixture *t, gconstpointer data)
+{
+    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0x30);       /* fixed 1: OS|USR */
+    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 1ULL << 33);
+    fake_tick(&t->f, 50);
+    g_assert_cmphex(rd(t, VPMU_MSR_FIXED_CTR0 + 1), ==, 50);
+    g_assert_true(t->f.event[VPMU_MAX_GP + 1].fixed);
+    g_assert_cmphex(t->f.event[VPMU_MAX_GP + 1].eventsel, ==,
+                    VPMU_EVENT_CORE_CYCLES | VPMU_EVTSEL_OS | VPMU_EVTSEL_USR);
+    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0);
+    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0x30);
+    g_assert_cmpuint(t->f.programs, ==, 1);
+    /* Only counting USR is a new event. */
+    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0x20);
+    g_assert_cmpuint(t->f.programs, ==, 2);
+    g_assert_cmphex(rd(t, VPMU_MSR_FIXED_CTR0 + 1), ==, 50);
+}
+
+/* Configuration limits, with errors that name the -cpu property. */
 static void test_config_check(void)
 {
-    VPMUConfig cfg;
-    Error *err = NULL;
+    static const struct {
+        VPMUConfig cfg;
+        const char *error;
+    } cases[] = {
+        { { 2, 9, 3, 48, 48 }, "pmu-gp-counters=9 is out of range 1..8" },
+        { { 2, 0, 3, 48, 48 }, "pmu-gp-counters=0 is out of range 1..8" },
+        { { 1, 4, 3, 48, 48 }, "pmu-version=1 is out of range 2..5" },
+        { { 6, 4, 3, 48, 48 }, "pmu-version=6 is out of range 2..5" },
+        { { 2, 4, 5, 48, 48 }, "pmu-fixed-counters=5 is out of range 0..4" },
+        { { 2, 4, 3, 31, 31 }, "pmu-counter-width=31 is out of range 32..63" },
+        { { 2, 4, 3, 48, 48, 1 }, "IA32_PERF_CAPABILITIES bits 0x1" },
+        { { 5, 8, 4, 63, 63 }, NULL },
+        { { 2, 1, 0, 32, 32 }, NULL },
+    };
+    unsigned i;
 
-    vpmu_config_default(&cfg);
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        Error *err = NULL;
+        bool ok = vpmu_config_check(&cases[i].cfg, &err);
+
+        g_assert_cmpint(ok, ==, !cases[i].error);
+        if (cases[i].error) {
+            g_assert_nonnull(strstr(error_get_pretty(err), cases[i].error));
+            error_free(err);
+        }
+    }
+}
+
+/* Defaults follow the host's CPUID 0xA, capped at what we implement. */
+static void test_config_from_host(void)
+{
+    VPMUConfig cfg;
+
+    vpmu_config_from_host(&cfg, 0, 0);          /* no host PMU */
+    g_assert_cmpint(cfg.version, ==, 2);
+    g_assert_cmpint(cfg.nr_gp, ==, 4);
+    g_assert_cmpint(cfg.nr_fixed, ==, 3);
+    g_assert_cmpint(cfg.gp_width, ==, 48);
+    /* Sapphire Rapids-like: v5, 8 GP x 48, 4 fixed x 48. */
+    vpmu_config_from_host(&cfg, 0x08300805, 0x8604);
+    g_assert_cmpint(cfg.version, ==, 5);
+    g_assert_cmpint(cfg.nr_gp, ==, 8);
+    g_assert_cmpint(cfg.nr_fixed, ==, 4);
+    /* A future host with more than we implement is capped. */
+    vpmu_config_from_host(&cfg, 0x0830100a, 0x8607);
+    g_assert_cmpint(cfg.version, ==, 5);
+    g_assert_cmpint(cfg.nr_gp, ==, 8);
+    g_assert_cmpint(cfg.nr_fixed, ==, 4);
+    /* Version 1 has no global registers: defaults instead. */
+    vpmu_config_from_host(&cfg, 0x07280201, 0);
+    g_assert_cmpint(cfg.version, ==, 2);
     g_assert_true(vpmu_config_check(&cfg, &error_abort));
-    cfg.nr_gp = 9;
-    g_assert_false(vpmu_config_check(&cfg, &err));
-    g_assert_nonnull(strstr(error_get_pretty(err), "out of range 1..8"));
-    error_free(err);
 }
 
 #define ADD(name, fn) \
@@ -367,22 +536,21 @@ static void test_config_check(void)
 
 int main(int argc, char **argv)
 {
+    unsigned i;
+
     g_test_init(&argc, &argv, NULL);
-    ADD("cpuid", test_cpuid);
-    ADD("reset-values", test_reset_values);
-    ADD("enable-gating", test_enable_gating);
+    for (i = 0; i < ARRAY_SIZE(rules); i++) {
+        g_autofree char *path = g_strdup_printf("/vpmu/sdm/%s",
+                                                rules[i].rule);
+        g_test_add_data_func(path, &rules[i], run_rule);
+    }
     ADD("enable-fast-path", test_enable_fast_path);
     ADD("event-change-keeps-count", test_event_change_keeps_count);
-    ADD("pmc-write-sign-extends", test_pmc_write_sign_extends);
-    ADD("host-pmc-write", test_host_pmc_write);
     ADD("value-write-while-counting", test_value_write_while_counting);
-    ADD("overflow-sets-status", test_overflow_sets_status);
-    ADD("global-status-read-only", test_global_status_read_only);
-    ADD("reserved-bits", test_reserved_bits);
-    ADD("absent-counters", test_absent_counters);
     ADD("fixed-counter", test_fixed_counter);
     ADD("unsupported-event-frozen", test_unsupported_event_frozen);
     ADD("reset-releases", test_reset_releases);
     g_test_add_func("/vpmu/model/config-check", test_config_check);
+    g_test_add_func("/vpmu/model/config-from-host", test_config_from_host);
     return g_test_run();
 }

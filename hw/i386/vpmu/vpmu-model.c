@@ -27,6 +27,8 @@ static const VPMUMsrRange vpmu_msr_range_table[] = {
     { VPMU_MSR_FIXED_CTR_CTRL,
       VPMU_MSR_PERF_GLOBAL_INUSE - VPMU_MSR_FIXED_CTR_CTRL + 1 },
     { VPMU_MSR_A_PMC0, VPMU_MAX_GP },
+    { VPMU_MSR_PERF_CAPABILITIES, 1 },
+    { VPMU_MSR_DEBUGCTL, 1 },
     { 0, 0 },
 };
 const VPMUMsrRange *const vpmu_msr_ranges = vpmu_msr_range_table;
@@ -37,33 +39,65 @@ void vpmu_config_default(VPMUConfig *cfg)
         .version = 2,
         .nr_gp = 4,
         .nr_fixed = 3,
-        .gp_width = 48,
-        .fixed_width = 48,
+        .gp_width = VPMU_DEFAULT_WIDTH,
+        .fixed_width = VPMU_DEFAULT_WIDTH,
+        .perf_capabilities = VPMU_PERF_CAP_FW_WRITE,
     };
+}
+
+void vpmu_config_from_host(VPMUConfig *cfg, uint32_t eax, uint32_t edx)
+{
+    int version = eax & 0xff;
+    int nr_gp = (eax >> 8) & 0xff;
+    int gp_width = (eax >> 16) & 0xff;
+    int nr_fixed = edx & 0x1f;
+    int fixed_width = (edx >> 5) & 0xff;
+
+    vpmu_config_default(cfg);
+    /* Version 1 has no fixed or global registers: not worth following. */
+    if (version < VPMU_MIN_VERSION || !nr_gp) {
+        return;
+    }
+    cfg->version = MIN(version, VPMU_MAX_VERSION);
+    cfg->nr_gp = MIN(nr_gp, VPMU_MAX_GP);
+    cfg->nr_fixed = MIN(nr_fixed, VPMU_MAX_FIXED);
+    if (gp_width >= VPMU_MIN_WIDTH && gp_width <= VPMU_MAX_WIDTH) {
+        cfg->gp_width = gp_width;
+    }
+    if (fixed_width >= VPMU_MIN_WIDTH && fixed_width <= VPMU_MAX_WIDTH) {
+        cfg->fixed_width = fixed_width;
+    }
+}
+
+static bool check_range(const char *prop, int val, int min, int max,
+                        Error **errp)
+{
+    if (val < min || val > max) {
+        error_setg(errp, "vPMU: %s=%d is out of range %d..%d", prop, val,
+                   min, max);
+        return false;
+    }
+    return true;
 }
 
 bool vpmu_config_check(const VPMUConfig *cfg, Error **errp)
 {
-    if (cfg->version != 2) {
-        error_setg(errp, "vPMU: PMU version %u is not implemented (only 2)",
-                   cfg->version);
+    uint64_t caps_unknown = cfg->perf_capabilities & ~VPMU_PERF_CAP_SUPPORTED;
+
+    if (!check_range("pmu-version", cfg->version, VPMU_MIN_VERSION,
+                     VPMU_MAX_VERSION, errp) ||
+        !check_range("pmu-gp-counters", cfg->nr_gp, 1, VPMU_MAX_GP, errp) ||
+        !check_range("pmu-fixed-counters", cfg->nr_fixed, 0, VPMU_MAX_FIXED,
+                     errp) ||
+        !check_range("pmu-counter-width", cfg->gp_width, VPMU_MIN_WIDTH,
+                     VPMU_MAX_WIDTH, errp) ||
+        !check_range("pmu-counter-width", cfg->fixed_width, VPMU_MIN_WIDTH,
+                     VPMU_MAX_WIDTH, errp)) {
         return false;
     }
-    if (cfg->nr_gp < 1 || cfg->nr_gp > VPMU_MAX_GP) {
-        error_setg(errp, "vPMU: %u general-purpose counters is out of range "
-                   "1..%d", cfg->nr_gp, VPMU_MAX_GP);
-        return false;
-    }
-    if (cfg->nr_fixed > VPMU_MAX_FIXED) {
-        error_setg(errp, "vPMU: %u fixed counters is out of range 0..%d",
-                   cfg->nr_fixed, VPMU_MAX_FIXED);
-        return false;
-    }
-    /* Linux's perf assumes at least 32 bits; 64 would leave no room. */
-    if (cfg->gp_width < 32 || cfg->gp_width > 63 ||
-        cfg->fixed_width < 32 || cfg->fixed_width > 63) {
-        error_setg(errp, "vPMU: counter width %u/%u is out of range 32..63",
-                   cfg->gp_width, cfg->fixed_width);
+    if (caps_unknown) {
+        error_setg(errp, "vPMU: IA32_PERF_CAPABILITIES bits 0x%" PRIx64
+                   " are not implemented", caps_unknown);
         return false;
     }
     return true;
@@ -97,10 +131,14 @@ static inline uint64_t slot_width_mask(const VPMUState *s, unsigned slot)
     return slot_is_fixed(slot) ? s->fixed_mask : s->gp_mask;
 }
 
-/* SDM: a counter counts when its local enable and GLOBAL_CTRL bit are set. */
+/*
+ * SDM: a counter counts when its local enable and its GLOBAL_CTRL bit are
+ * set and (version 4) the counters are not frozen by CTR_FRZ.
+ */
 static bool slot_wants_counting(const VPMUState *s, unsigned slot)
 {
-    if (!(s->global_ctrl & slot_bit(slot))) {
+    if (!(s->global_ctrl & slot_bit(slot)) ||
+        (s->global_status & VPMU_GLOBAL_CTR_FRZ)) {
         return false;
     }
     if (slot_is_fixed(slot)) {
@@ -138,6 +176,15 @@ static void slot_host_event(const VPMUState *s, unsigned slot,
     }
 }
 
+/* SDM: an overflow raises a PMI when the counter's INT (PMI) bit is set. */
+static bool slot_pmi_enabled(const VPMUState *s, unsigned slot)
+{
+    if (slot_is_fixed(slot)) {
+        return fixed_field(s, slot - VPMU_MAX_GP) & VPMU_FIXED_CTRL_PMI;
+    }
+    return s->counters[slot].eventsel & VPMU_EVTSEL_INT;
+}
+
 /*
  * Fold what the host counted since the last look into the guest value.
  * SDM: a counter that passes its width wraps and sets its GLOBAL_STATUS
@@ -156,10 +203,14 @@ static uint64_t slot_fold(VPMUState *s, unsigned slot)
     total = c->value + (now - c->host_base);
     if (total > mask) {
         s->global_status |= slot_bit(slot);
-        trace_vpmu_overflow(slot);
+        if (slot_pmi_enabled(s, slot)) {
+            s->pmi_pending = true;
+        }
+        trace_vpmu_overflow(slot, s->pmi_pending);
     }
     c->value = total & mask;
     c->host_base = now;
+    c->unfolded = c->running;
     return c->value;
 }
 
@@ -183,6 +234,7 @@ static void slot_release(VPMUState *s, unsigned slot)
     }
     c->programmed = false;
     c->running = false;
+    c->unfolded = false;
 }
 
 /*
@@ -217,6 +269,7 @@ static void slot_sync(VPMUState *s, unsigned slot)
     if (c->programmed && !c->running) {
         s->ops->set_enabled(s->opaque, slot, true);
         c->running = true;
+        c->unfolded = true;
         trace_vpmu_counter_enable(slot, true);
     }
 }
@@ -257,13 +310,40 @@ void vpmu_reset(VPMUState *s)
     s->global_ctrl = low_bits(s->cfg.nr_gp);
     s->global_status = 0;
     s->fixed_ctr_ctrl = 0;
+    s->debugctl = 0;
+    s->pmi_pending = false;
     s->dirty = 0;
+}
+
+void vpmu_pmi_delivered(VPMUState *s)
+{
+    s->pmi_pending = false;
+    if (s->debugctl & VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI) {
+        if (s->cfg.version >= 4) {
+            /* Streamlined freeze: GLOBAL_CTRL is left alone. */
+            s->global_status |= VPMU_GLOBAL_CTR_FRZ;
+            s->dirty |= s->counters_mask;
+        } else {
+            /* Legacy freeze: the processor clears GLOBAL_CTRL. */
+            s->dirty |= s->global_ctrl;
+            s->global_ctrl = 0;
+        }
+    }
+    /*
+     * Version 4 records an LBR freeze in LBR_FRZ; earlier versions clear
+     * DEBUGCTL.LBR, which is not modelled until LBR support arrives.
+     */
+    if ((s->debugctl & VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI) &&
+        s->cfg.version >= 4) {
+        s->global_status |= VPMU_GLOBAL_LBR_FRZ;
+    }
 }
 
 void vpmu_state_init(VPMUState *s, const VPMUConfig *cfg,
                      const VPMUBackendOps *ops, void *opaque)
 {
-    unsigned i;
+    bool any_thread;
+    int i;
 
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
@@ -275,22 +355,38 @@ void vpmu_state_init(VPMUState *s, const VPMUConfig *cfg,
     s->counters_mask = low_bits(cfg->nr_gp) |
         low_bits(cfg->nr_fixed) << VPMU_FIXED_BASE_BIT;
 
-    /* SDM: bits 63:32 are reserved; AnyThread exists from version 3. */
-    s->evtsel_rsvd = ~low_bits(32) | VPMU_EVTSEL_ANY;
+    /*
+     * SDM: bits 63:32 of PERFEVTSELx are reserved.  AnyThread exists in
+     * versions 3 and 4; version 5 reports it deprecated (CPUID.0AH:EDX[15])
+     * and then it is reserved too.
+     */
+    any_thread = cfg->version == 3 || cfg->version == 4;
+    s->evtsel_rsvd = ~low_bits(32) | (any_thread ? 0 : VPMU_EVTSEL_ANY);
 
     s->fixed_ctrl_rsvd = ~0ULL;
     for (i = 0; i < cfg->nr_fixed; i++) {
-        s->fixed_ctrl_rsvd &= ~((uint64_t)(VPMU_FIXED_CTRL_OS |
-                                           VPMU_FIXED_CTRL_USR |
-                                           VPMU_FIXED_CTRL_PMI) << (4 * i));
+        uint64_t field = VPMU_FIXED_CTRL_OS | VPMU_FIXED_CTRL_USR |
+                         VPMU_FIXED_CTRL_PMI |
+                         (any_thread ? VPMU_FIXED_CTRL_ANY : 0);
+
+        s->fixed_ctrl_rsvd &= ~(field << (4 * i));
     }
 
     /*
-     * GLOBAL_STATUS and GLOBAL_OVF_CTRL share their reserved bits; OvfBuf
-     * and CondChgd are writable to OVF_CTRL even without PEBS (as in KVM).
+     * GLOBAL_STATUS and GLOBAL_OVF_CTRL (STATUS_RESET from version 4)
+     * share their reserved bits; OvfBuf and CondChgd are accepted even
+     * without PEBS, as in KVM.  Version 4 adds the freeze bits, which
+     * STATUS_SET can set too (CondChgd it cannot).  The status bits of
+     * features we do not offer (Intel PT, uncore, SGX) stay reserved.
      */
     s->global_status_rsvd = ~(s->counters_mask | VPMU_GLOBAL_OVF_BUF |
                               VPMU_GLOBAL_COND_CHGD);
+    s->global_status_set_rsvd = ~0ULL;
+    if (cfg->version >= 4) {
+        s->global_status_rsvd &= ~(VPMU_GLOBAL_LBR_FRZ | VPMU_GLOBAL_CTR_FRZ);
+        s->global_status_set_rsvd = s->global_status_rsvd |
+                                    VPMU_GLOBAL_COND_CHGD;
+    }
 
     vpmu_reset(s);
 }
@@ -313,11 +409,75 @@ bool vpmu_is_pmu_msr(uint32_t msr)
     return false;
 }
 
+static bool has_fw_write(const VPMUState *s)
+{
+    return s->cfg.perf_capabilities & VPMU_PERF_CAP_FW_WRITE;
+}
+
+/* SDM: IA32_PERF_GLOBAL_INUSE (version 4) says which counters are in use. */
+static uint64_t global_inuse(const VPMUState *s)
+{
+    uint64_t inuse = 0;
+    int i;
+
+    for (i = 0; i < s->cfg.nr_gp; i++) {
+        /* PERFEVTSELn InUse: its event select field is non-zero. */
+        if (s->counters[i].eventsel & VPMU_EVTSEL_EVENT) {
+            inuse |= slot_bit(i);
+        }
+        if (s->counters[i].eventsel & VPMU_EVTSEL_INT) {
+            inuse |= VPMU_INUSE_PMI;
+        }
+    }
+    for (i = 0; i < s->cfg.nr_fixed; i++) {
+        unsigned field = fixed_field(s, i);
+
+        /* FIXED_CTRn InUse: its ring enable is non-zero. */
+        if (field & (VPMU_FIXED_CTRL_OS | VPMU_FIXED_CTRL_USR)) {
+            inuse |= slot_bit(VPMU_MAX_GP + i);
+        }
+        if (field & VPMU_FIXED_CTRL_PMI) {
+            inuse |= VPMU_INUSE_PMI;
+        }
+    }
+    return inuse;
+}
+
+/* Overflows happen while counting: look at every counter before answering. */
+static uint64_t global_status_now(VPMUState *s)
+{
+    unsigned slot;
+
+    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
+        if (s->counters[slot].unfolded) {
+            slot_fold(s, slot);
+        }
+    }
+    return s->global_status;
+}
+
+/* A write to GLOBAL_STATUS' freeze bit changes whether counters count. */
+static void set_global_status(VPMUState *s, uint64_t val)
+{
+    if ((val ^ s->global_status) & VPMU_GLOBAL_CTR_FRZ) {
+        s->dirty |= s->counters_mask;
+    }
+    s->global_status = val;
+}
+
 static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
 {
     int i;
 
     if ((i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp)) >= 0) {
+        *val = slot_fold(s, i);
+        return true;
+    }
+    if ((i = msr_index(msr, VPMU_MSR_A_PMC0, s->cfg.nr_gp)) >= 0) {
+        /* SDM: the full-width aliases exist only with FW_WRITE. */
+        if (!has_fw_write(s)) {
+            return false;
+        }
         *val = slot_fold(s, i);
         return true;
     }
@@ -335,13 +495,7 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
         *val = s->fixed_ctr_ctrl;
         return true;
     case VPMU_MSR_PERF_GLOBAL_STATUS:
-        /* Overflows happen while counting: look before answering. */
-        for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-            if (s->counters[i].running) {
-                slot_fold(s, i);
-            }
-        }
-        *val = s->global_status;
+        *val = global_status_now(s);
         return true;
     case VPMU_MSR_PERF_GLOBAL_CTRL:
         *val = s->global_ctrl;
@@ -349,6 +503,24 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
     case VPMU_MSR_PERF_GLOBAL_OVF_CTRL:
         /* Write-to-clear; reads as zero (as under KVM). */
         *val = 0;
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_STATUS_SET:
+        if (s->cfg.version < 4) {
+            return false;
+        }
+        *val = 0;
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_INUSE:
+        if (s->cfg.version < 4) {
+            return false;
+        }
+        *val = global_inuse(s);
+        return true;
+    case VPMU_MSR_PERF_CAPABILITIES:
+        *val = s->cfg.perf_capabilities;
+        return true;
+    case VPMU_MSR_DEBUGCTL:
+        *val = s->debugctl;
         return true;
     }
     return false;
@@ -364,10 +536,23 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
     if ((i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp)) >= 0) {
         /*
          * SDM: a write to IA32_PMCx sets bits 31:0 and sign-extends bit 31
-         * into the upper bits.  Host writes (migration) carry the value.
+         * into the upper bits, with or without FW_WRITE.  Host writes
+         * (migration) carry the whole value.
          */
         if (!host) {
             val = (uint64_t)(int64_t)(int32_t)val;
+        }
+        slot_set_value(s, i, val);
+        return true;
+    }
+    if ((i = msr_index(msr, VPMU_MSR_A_PMC0, s->cfg.nr_gp)) >= 0) {
+        /* SDM: full-width writes; bits above the width are reserved. */
+        if (!has_fw_write(s)) {
+            return false;
+        }
+        *rsvd = val & ~s->gp_mask;
+        if (*rsvd) {
+            return false;
         }
         slot_set_value(s, i, val);
         return true;
@@ -424,7 +609,7 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         if (*rsvd) {
             return false;
         }
-        s->global_status = val;
+        set_global_status(s, val);
         return true;
     case VPMU_MSR_PERF_GLOBAL_OVF_CTRL:
         /* SDM: each 1 clears the matching GLOBAL_STATUS bit. */
@@ -432,7 +617,31 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         if (*rsvd) {
             return false;
         }
-        s->global_status &= ~val;
+        set_global_status(s, s->global_status & ~val);
+        return true;
+    case VPMU_MSR_PERF_GLOBAL_STATUS_SET:
+        /* SDM (version 4): each 1 sets the matching GLOBAL_STATUS bit. */
+        if (s->cfg.version < 4) {
+            return false;
+        }
+        *rsvd = val & s->global_status_set_rsvd;
+        if (*rsvd) {
+            return false;
+        }
+        set_global_status(s, s->global_status | val);
+        return true;
+    case VPMU_MSR_PERF_CAPABILITIES:
+        /*
+         * SDM: read-only.  A host restoring state must bring the value the
+         * configuration has: anything else is a configuration mismatch.
+         */
+        return host && val == s->cfg.perf_capabilities;
+    case VPMU_MSR_DEBUGCTL:
+        *rsvd = val & ~VPMU_DEBUGCTL_PMU_BITS;
+        if (*rsvd) {
+            return false;
+        }
+        s->debugctl = val;
         return true;
     }
     return false;
@@ -481,10 +690,14 @@ void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
      * EAX: version, GP counters, GP width, length of the EBX event vector.
      * EBX: a set bit means that architectural event is NOT available; all
      * seven are offered (the backend reports those the host cannot count).
-     * EDX: fixed counters and their width.
+     * ECX (version 5): bitmap of the fixed counters present.
+     * EDX: fixed counters and their width; version 5 deprecates AnyThread.
      */
     *eax = cfg->version | cfg->nr_gp << 8 | cfg->gp_width << 16 | 7 << 24;
     *ebx = 0;
-    *ecx = 0;
+    *ecx = cfg->version >= 5 ? low_bits(cfg->nr_fixed) : 0;
     *edx = cfg->nr_fixed | cfg->fixed_width << 5;
+    if (cfg->version >= 5) {
+        *edx |= VPMU_CPUID_EDX_ANYTHREAD_DEPRECATED;
+    }
 }

@@ -15,6 +15,7 @@
 
 /* Architectural PMU MSRs (SDM vol. 4, "Architectural MSRs"). */
 #define VPMU_MSR_PMC0                   0xc1
+#define VPMU_MSR_DEBUGCTL               0x1d9
 #define VPMU_MSR_PERFEVTSEL0            0x186
 #define VPMU_MSR_FIXED_CTR0             0x309
 #define VPMU_MSR_PERF_CAPABILITIES      0x345
@@ -46,8 +47,36 @@
 #define VPMU_FIXED_CTRL_PMI             0x8
 
 /* IA32_PERF_GLOBAL_STATUS / OVF_CTRL bits beside the counter bits. */
+#define VPMU_GLOBAL_LBR_FRZ             (1ULL << 58)    /* version 4 */
+#define VPMU_GLOBAL_CTR_FRZ             (1ULL << 59)    /* version 4 */
 #define VPMU_GLOBAL_OVF_BUF             (1ULL << 62)
 #define VPMU_GLOBAL_COND_CHGD           (1ULL << 63)
+
+/* IA32_PERF_GLOBAL_INUSE (version 4): bit 63 says some PMI is enabled. */
+#define VPMU_INUSE_PMI                  (1ULL << 63)
+
+/* IA32_PERF_CAPABILITIES bits the model implements. */
+#define VPMU_PERF_CAP_FW_WRITE          (1ULL << 13)
+#define VPMU_PERF_CAP_SUPPORTED         VPMU_PERF_CAP_FW_WRITE
+
+/*
+ * The bits of IA32_DEBUGCTL that belong to the PMU.  The model owns only
+ * these; the rest of DEBUGCTL stays KVM's (see the KVM glue).
+ */
+#define VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI    (1ULL << 11)
+#define VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI (1ULL << 12)
+#define VPMU_DEBUGCTL_PMU_BITS  (VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI | \
+                                 VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI)
+
+/* CPUID.0AH:EDX[15]: AnyThread is deprecated (we set it for version 5). */
+#define VPMU_CPUID_EDX_ANYTHREAD_DEPRECATED (1u << 15)
+
+/* What the model implements. */
+#define VPMU_MIN_VERSION                2
+#define VPMU_MAX_VERSION                5
+#define VPMU_MIN_WIDTH                  32
+#define VPMU_MAX_WIDTH                  63
+#define VPMU_DEFAULT_WIDTH              48
 
 /* Counter slots: GP counters first, then fixed counters. */
 #define VPMU_MAX_GP                     8
@@ -63,12 +92,17 @@
 #define VPMU_EVENT_FIXED_REF_CYCLES     0x0300
 #define VPMU_EVENT_TOPDOWN_SLOTS        0x0400
 
+/*
+ * What the guest is told it has.  Fields are plain ints so that a
+ * configuration from the command line can be checked before it is used.
+ */
 typedef struct VPMUConfig {
-    uint8_t version;        /* CPUID.0AH:EAX[7:0] */
-    uint8_t nr_gp;          /* general-purpose counters */
-    uint8_t nr_fixed;       /* fixed-function counters */
-    uint8_t gp_width;       /* bits in a GP counter */
-    uint8_t fixed_width;    /* bits in a fixed counter */
+    int version;                /* CPUID.0AH:EAX[7:0] */
+    int nr_gp;                  /* general-purpose counters */
+    int nr_fixed;               /* fixed-function counters */
+    int gp_width;               /* bits in a GP counter */
+    int fixed_width;            /* bits in a fixed counter */
+    uint64_t perf_capabilities; /* IA32_PERF_CAPABILITIES */
 } VPMUConfig;
 
 /*
@@ -117,6 +151,7 @@ typedef struct VPMUCounter {
     /* Derived: rebuilt from the serialized state by the backend. */
     bool programmed;        /* the backend holds @host_event */
     bool running;           /* the backend was told to count */
+    bool unfolded;          /* counted since the last slot fold */
     VPMUHostEvent host_event;
     uint64_t host_base;     /* backend count that @value corresponds to */
 } VPMUCounter;
@@ -124,19 +159,23 @@ typedef struct VPMUCounter {
 typedef struct VPMUState {
     VPMUConfig cfg;
 
-    /* Derived from @cfg by vpmu_state_init(): reserved-bit masks. */
+    /* Derived from @cfg by vpmu_state_init(): masks, as in KVM's refresh. */
     uint64_t gp_mask;               /* value bits of a GP counter */
     uint64_t fixed_mask;            /* value bits of a fixed counter */
     uint64_t counters_mask;         /* GLOBAL_CTRL bits of present counters */
     uint64_t evtsel_rsvd;
     uint64_t fixed_ctrl_rsvd;
-    uint64_t global_status_rsvd;
+    uint64_t global_status_rsvd;    /* for GLOBAL_STATUS and OVF_CTRL */
+    uint64_t global_status_set_rsvd;
 
     /* Serialized: the guest's global registers. */
     uint64_t global_ctrl;
     uint64_t global_status;
     uint64_t fixed_ctr_ctrl;
+    uint64_t debugctl;              /* VPMU_DEBUGCTL_PMU_BITS only */
     VPMUCounter counters[VPMU_MAX_COUNTERS];
+    /* Serialized: an overflow asked for a PMI that is not delivered yet. */
+    bool pmi_pending;
 
     /* Derived: GLOBAL_CTRL-layout bits of counters awaiting vpmu_sync(). */
     uint64_t dirty;
@@ -145,9 +184,17 @@ typedef struct VPMUState {
     void *opaque;
 } VPMUState;
 
-/* Fill in defaults for a host that reports no PMU: v2, 4 GP, 3 fixed. */
+/* Defaults for a host that reports no PMU: v2, 4 GP, 3 fixed, 48 bits. */
 void vpmu_config_default(VPMUConfig *cfg);
-/* Check a configuration against what the model implements. */
+/*
+ * Defaults that follow a host's CPUID leaf 0xA, capped at what the model
+ * implements; vpmu_config_default() where the host reports no PMU.
+ */
+void vpmu_config_from_host(VPMUConfig *cfg, uint32_t eax, uint32_t edx);
+/*
+ * Check a configuration against what the model implements.  Errors name
+ * the -cpu property that sets the field, e.g. "pmu-gp-counters".
+ */
 bool vpmu_config_check(const VPMUConfig *cfg, Error **errp);
 
 /* Set up @s for @cfg (already checked) and put it in its reset state. */
@@ -181,6 +228,11 @@ bool vpmu_msr_read(VPMUState *s, uint32_t msr, uint64_t *val, bool host);
 bool vpmu_msr_write(VPMUState *s, uint32_t msr, uint64_t val, bool host);
 /* Bring the backend in line with the registers; call before re-entry. */
 void vpmu_sync(VPMUState *s);
+/*
+ * The PMI that @pmi_pending asked for was delivered to the guest:
+ * apply DEBUGCTL's freeze-on-PMI (SDM: "Freezing ... on PMI").
+ */
+void vpmu_pmi_delivered(VPMUState *s);
 
 /* CPUID leaf 0xA as the configuration describes it. */
 void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,

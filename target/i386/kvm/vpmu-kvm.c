@@ -15,6 +15,7 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qemu/error-report.h"
+#include "qemu/log.h"
 #include "qom/object.h"
 #include "cpu.h"
 #include "kvm_i386.h"
@@ -56,6 +57,34 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
         "default) or 'kvm' (KVM's in-kernel vPMU)");
 }
 
+/*
+ * The guest's PMU: the host's CPUID leaf 0xA, capped at what the model
+ * implements (defaults where the host reports none), then the -cpu
+ * pmu-* properties.
+ */
+static bool kvm_vpmu_config(X86CPU *cpu, VPMUConfig *cfg, Error **errp)
+{
+    uint32_t eax, ebx, ecx, edx;
+
+    host_cpuid(0xa, 0, &eax, &ebx, &ecx, &edx);
+    vpmu_config_from_host(cfg, eax, edx);
+    if (cpu->vpmu_version != -1) {
+        cfg->version = cpu->vpmu_version;
+    }
+    if (cpu->vpmu_gp_counters != -1) {
+        cfg->nr_gp = cpu->vpmu_gp_counters;
+    }
+    if (cpu->vpmu_fixed_counters != -1) {
+        cfg->nr_fixed = cpu->vpmu_fixed_counters;
+    }
+    if (cpu->vpmu_counter_width != -1) {
+        cfg->gp_width = cfg->fixed_width = cpu->vpmu_counter_width;
+    }
+    cfg->perf_capabilities = cpu->vpmu_full_width_write ?
+                             VPMU_PERF_CAP_FW_WRITE : 0;
+    return vpmu_config_check(cfg, errp);
+}
+
 bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -73,8 +102,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
         return false;
     }
 
-    vpmu_config_default(&cfg);
-    if (!vpmu_config_check(&cfg, errp)) {
+    if (!kvm_vpmu_config(cpu, &cfg, errp)) {
         return false;
     }
     backend = vpmu_perf_new(errp);
@@ -93,21 +121,66 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     return true;
 }
 
+/*
+ * IA32_DEBUGCTL is shared: its PMU bits (freeze on PMI) are the model's,
+ * the rest (BTF, LBR until our LBR work, bus-lock detect...) stay KVM's,
+ * which we reach with host-initiated KVM_GET/SET_MSRS (not filtered).
+ * KVM refusing its part means reserved bits: #GP, as KVM would raise.
+ */
+static bool kvm_vpmu_kvm_debugctl(X86CPU *cpu, uint64_t *val, bool write)
+{
+    struct {
+        struct kvm_msrs info;
+        struct kvm_msr_entry entries[1];
+    } msrs = {
+        .info.nmsrs = 1,
+        .entries[0] = { .index = VPMU_MSR_DEBUGCTL, .data = *val },
+    };
+    int ret = kvm_vcpu_ioctl(CPU(cpu), write ? KVM_SET_MSRS : KVM_GET_MSRS,
+                             &msrs);
+
+    if (ret != 1) {
+        return false;
+    }
+    *val = msrs.entries[0].data;
+    return true;
+}
+
 static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
 {
+    uint64_t kvm_part = 0, pmu_part;
+
     if (!cpu->vpmu) {
         /* A vCPU without our vPMU has no PMU MSRs: #GP. */
         return false;
+    }
+    if (msr == VPMU_MSR_DEBUGCTL) {
+        if (!kvm_vpmu_kvm_debugctl(cpu, &kvm_part, false) ||
+            !vpmu_msr_read(cpu->vpmu, msr, &pmu_part, false)) {
+            return false;
+        }
+        *val = (kvm_part & ~VPMU_DEBUGCTL_PMU_BITS) | pmu_part;
+        return true;
     }
     return vpmu_msr_read(cpu->vpmu, msr, val, false);
 }
 
 static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
 {
+    uint64_t kvm_part = val & ~VPMU_DEBUGCTL_PMU_BITS;
     bool ok;
 
     if (!cpu->vpmu) {
         return false;
+    }
+    if (msr == VPMU_MSR_DEBUGCTL) {
+        if (!kvm_vpmu_kvm_debugctl(cpu, &kvm_part, true)) {
+            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR DEBUGCTL <- 0x%"
+                          PRIx64 ": KVM refuses bits 0x%" PRIx64 " (#GP)\n",
+                          val, (uint64_t)(val & ~VPMU_DEBUGCTL_PMU_BITS));
+            return false;
+        }
+        val &= VPMU_DEBUGCTL_PMU_BITS;
     }
     ok = vpmu_msr_write(cpu->vpmu, msr, val, false);
     /* The exit returns to the guest next: the host side must be current. */
