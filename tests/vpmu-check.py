@@ -66,6 +66,43 @@ def guest_test(args, name, guest, extra, expect_stderr=()):
     report(f'guest/{name} ({len(checks)} checks)', ok, secs, out)
 
 
+def config_error_test(args, name, cpu, expect):
+    """QEMU must refuse @cpu at realize with a message containing @expect."""
+    cmd = [args.qemu, '-M', 'pc', '-accel', 'kvm', '-nodefaults',
+           '-display', 'none', '-cpu', cpu, '-S']
+    start = time.monotonic()
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    out = p.stdout.decode(errors='replace')
+    ok = p.returncode == 1 and expect in out
+    report(f'config/{name}', ok, time.monotonic() - start,
+           f'{" ".join(cmd)}\nexit {p.returncode}, expected 1 and '
+           f'"{expect}"\n{out}')
+
+
+# (version, GP counters, fixed counters, width, full-width writes): the
+# configurations the guest conformance suite runs in.
+CONFORMANCE_CONFIGS = [
+    (2, 4, 3, 48, True),
+    (2, 1, 0, 48, False),
+    (3, 2, 1, 32, True),
+    (4, 4, 3, 40, True),
+    (5, 8, 4, 48, True),
+]
+
+
+def conformance_tests(args):
+    for v, gp, fixed, width, fw in CONFORMANCE_CONFIGS:
+        cpu = (f'host,pmu=on,pmu-version={v},pmu-gp-counters={gp},'
+               f'pmu-fixed-counters={fixed},pmu-counter-width={width},'
+               f'pmu-full-width-write={"on" if fw else "off"}')
+        guest_test(args, f'conformance-v{v}-gp{gp}-fixed{fixed}-w{width}'
+                   f'{"" if fw else "-nofw"}', 'pmu-conformance',
+                   ['-cpu', cpu, '-append',
+                    f'version={v} gp={gp} fixed={fixed} width={width} '
+                    f'fw={int(fw)}'])
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -108,6 +145,13 @@ def main():
                    'NOT TESTED: KVM has its own PMU on this host, so the '
                    'version it reports is not known in advance')
         guest_test(args, 'demo', 'demo', host_pmu)
+        conformance_tests(args)
+        config_error_test(args, 'gp-counters-out-of-range',
+                          'host,pmu=on,pmu-gp-counters=9',
+                          'vPMU: pmu-gp-counters=9 is out of range 1..8')
+        config_error_test(args, 'version-out-of-range',
+                          'host,pmu=on,pmu-version=6',
+                          'vPMU: pmu-version=6 is out of range 2..5')
 
     print(f'{results["passed"]} passed, {results["failed"]} failed'
           + (f', {results["skipped"]} skipped' if results['skipped'] else ''))

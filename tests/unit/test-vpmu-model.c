@@ -290,9 +290,10 @@ static const Rule rules[] = {
         { RD, GSTATUS, VPMU_GLOBAL_LBR_FRZ } } },
     { "no-freeze-without-debugctl", 2, .ops = {
         { PMI }, { RD, GCTRL, 0xf }, { RD, GSTATUS, 0 } } },
-    { "debugctl-model-owns-only-pmu-bits", .ops = {
-        { WR, DEBUGCTL, FRZ_PERF | FRZ_LBR },
-        { RD, DEBUGCTL, FRZ_PERF | FRZ_LBR }, { WR_GP, DEBUGCTL, 1 } } },
+    { "debugctl-reserved-bits-and-pmu-bits", .ops = {
+        { WR, DEBUGCTL, FRZ_PERF | FRZ_LBR | 0x3 },
+        { RD, DEBUGCTL, FRZ_PERF | FRZ_LBR }, { WR_GP, DEBUGCTL, 1ULL << 63 },
+        { WR_GP, DEBUGCTL, 1ULL << 16 }, { WR_GP, DEBUGCTL, 1ULL << 3 } } },
 };
 
 typedef struct Snapshot {

@@ -637,11 +637,15 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
          */
         return host && val == s->cfg.perf_capabilities;
     case VPMU_MSR_DEBUGCTL:
-        *rsvd = val & ~VPMU_DEBUGCTL_PMU_BITS;
+        /*
+         * The model checks the architectural reserved bits of the whole
+         * register and keeps the PMU's bits; the caller owns the rest.
+         */
+        *rsvd = val & VPMU_DEBUGCTL_RESERVED;
         if (*rsvd) {
             return false;
         }
-        s->debugctl = val;
+        s->debugctl = val & VPMU_DEBUGCTL_PMU_BITS;
         return true;
     }
     return false;

@@ -67,6 +67,8 @@
 #define VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI (1ULL << 12)
 #define VPMU_DEBUGCTL_PMU_BITS  (VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI | \
                                  VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI)
+/* DEBUGCTL bits no Intel CPU defines (SDM vol. 4): 63:16 and 5:3. */
+#define VPMU_DEBUGCTL_RESERVED  (~0xffffULL | 0x38ULL)
 
 /* CPUID.0AH:EDX[15]: AnyThread is deprecated (we set it for version 5). */
 #define VPMU_CPUID_EDX_ANYTHREAD_DEPRECATED (1u << 15)

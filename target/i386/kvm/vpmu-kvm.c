@@ -167,20 +167,26 @@ static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
 
 static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
 {
-    uint64_t kvm_part = val & ~VPMU_DEBUGCTL_PMU_BITS;
+    uint64_t old_pmu_part, kvm_part = val & ~VPMU_DEBUGCTL_PMU_BITS;
     bool ok;
 
     if (!cpu->vpmu) {
         return false;
     }
     if (msr == VPMU_MSR_DEBUGCTL) {
+        /* The model checks the reserved bits before KVM sees anything. */
+        vpmu_msr_read(cpu->vpmu, msr, &old_pmu_part, true);
+        if (!vpmu_msr_write(cpu->vpmu, msr, val, false)) {
+            return false;
+        }
         if (!kvm_vpmu_kvm_debugctl(cpu, &kvm_part, true)) {
             qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR DEBUGCTL <- 0x%"
                           PRIx64 ": KVM refuses bits 0x%" PRIx64 " (#GP)\n",
-                          val, (uint64_t)(val & ~VPMU_DEBUGCTL_PMU_BITS));
+                          val, kvm_part);
+            vpmu_msr_write(cpu->vpmu, msr, old_pmu_part, true);
             return false;
         }
-        val &= VPMU_DEBUGCTL_PMU_BITS;
+        return true;
     }
     ok = vpmu_msr_write(cpu->vpmu, msr, val, false);
     /* The exit returns to the guest next: the host side must be current. */
