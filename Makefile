@@ -3,6 +3,7 @@
 #   make          build build/qemu-system-x86_64 (installs deps as root)
 #   make demo     boot the demo guest under -cpu host,pmu=on
 #   make check    build, then run every test
+#   make fuzz     fuzz the register model for FUZZ_TIME (default 600s)
 #
 # The QEMU source is fetched into $(CACHE) (outside the tree), copied into
 # build/qemu-src, patched with patches/qemu/ and overlaid with our files
@@ -25,7 +26,7 @@ QEMU_CONFIGURE := --target-list=x86_64-softmmu \
 	--enable-werror --firmwarepath=/usr/share/qemu:/usr/share/seabios \
 	--python=$(PY)
 
-.PHONY: all deps tree qemu guests demo check fuzz clean distclean FORCE
+.PHONY: all deps tree qemu guests demo check fuzz clean distclean
 all: qemu guests
 
 deps:
@@ -64,6 +65,10 @@ demo: qemu guests
 check: qemu guests
 	@$(PY) tests/vpmu-check.py --qemu $(EMU) --qemu-build $(QB) \
 	    --guest-build $(GB)
+
+FUZZ_TIME ?= 600s
+fuzz: deps
+	tests/fuzz/run.sh $(FUZZ_TIME)
 
 clean:
 	rm -rf $(QB) $(GB) $(EMU)

@@ -103,6 +103,19 @@ def conformance_tests(args):
                     f'fw={int(fw)}'])
 
 
+def fuzz_test(seconds):
+    """A short libFuzzer run of the register model (make fuzz runs longer)."""
+    start = time.monotonic()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = subprocess.run(['tests/fuzz/run.sh', f'{seconds}s'], cwd=root,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=seconds + 300)
+    out = p.stdout.decode(errors='replace')
+    summary = [l for l in out.splitlines() if l.startswith('fuzz: ')]
+    report(f'fuzz/vpmu-model ({summary[-1][6:] if summary else "no summary"})',
+           p.returncode == 0 and bool(summary), time.monotonic() - start, out)
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -119,6 +132,7 @@ def main():
     args = ap.parse_args()
 
     unit_test(args.qemu_build, 'test-vpmu-model')
+    fuzz_test(20)
 
     problem = run_guest_mod.kvm_problem()
     if problem:

@@ -18,15 +18,18 @@ typedef struct FakeBackend {
     bool enabled[VPMU_MAX_COUNTERS];
     uint64_t count[VPMU_MAX_COUNTERS];
     VPMUHostEvent event[VPMU_MAX_COUNTERS];
+    uint64_t period[VPMU_MAX_COUNTERS];     /* overflow signal distance */
     bool refuse;            /* program() fails, like an unsupported event */
     unsigned programs, enables, disables, releases;
 } FakeBackend;
 
-static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev)
+static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
+                         uint64_t period)
 {
     FakeBackend *f = opaque;
 
     f->programs++;
+    f->period[slot] = period;
     if (f->refuse) {
         return false;
     }
@@ -35,6 +38,14 @@ static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev)
     f->count[slot] = 0;
     f->event[slot] = *ev;
     return true;
+}
+
+static void fake_set_period(void *opaque, unsigned slot, uint64_t period)
+{
+    FakeBackend *f = opaque;
+
+    g_assert_true(f->programmed[slot]);
+    f->period[slot] = period;
 }
 
 static void fake_set_enabled(void *opaque, unsigned slot, bool enabled)
@@ -68,6 +79,7 @@ static void fake_release(void *opaque, unsigned slot)
 
 static const VPMUBackendOps fake_ops = {
     .program = fake_program,
+    .set_period = fake_set_period,
     .set_enabled = fake_set_enabled,
     .read = fake_read,
     .release = fake_release,
@@ -247,6 +259,18 @@ static const Rule rules[] = {
         { WR, EVTSEL(0), EVTSEL_CYCLES | VPMU_EVTSEL_INT },
         { PENDING, 0, 0 }, { TICK, 0, 1 }, { RD, PMC(0), 0 },
         { PENDING, 0, 1 }, { PMI }, { PENDING, 0, 0 } } },
+    { "overflow-before-value-write-is-kept", .ops = {
+        { WR, PMC(0), (uint32_t)-10 },
+        { WR, EVTSEL(0), EVTSEL_CYCLES | VPMU_EVTSEL_INT }, { TICK, 0, 20 },
+        { WR, PMC(0), 0 }, { RD, GSTATUS, 1 }, { PENDING, 0, 1 },
+        { RD, PMC(0), 0 } } },
+    { "ovf-ctrl-clears-an-unpolled-overflow", .ops = {
+        { WR, PMC(0), (uint32_t)-10 }, { WR, EVTSEL(0), EVTSEL_CYCLES },
+        { TICK, 0, 20 }, { WR, GOVF, 1 }, { RD, GSTATUS, 0 } } },
+    { "overflow-uses-int-of-its-time", .ops = {
+        { WR, PMC(0), (uint32_t)-10 },
+        { WR, EVTSEL(0), EVTSEL_CYCLES | VPMU_EVTSEL_INT }, { TICK, 0, 20 },
+        { WR, EVTSEL(0), EVTSEL_CYCLES }, { PENDING, 0, 1 } } },
     { "counting-needs-en-and-global-bit", .ops = {
         { WR, GCTRL, 0 }, { WR, EVTSEL(0), EVTSEL_CYCLES }, { TICK, 0, 5 },
         { RD, PMC(0), 0 }, { WR, GCTRL, 1 }, { TICK, 0, 5 },
@@ -455,6 +479,25 @@ static void test_reset_releases(Fixture *t, gconstpointer data)
     g_assert_cmphex(rd(t, VPMU_MSR_PERFEVTSEL0), ==, 0);
 }
 
+/*
+ * Design: the host signals exactly when the guest counter would wrap: the
+ * period is the distance to overflow, re-armed on writes and overflows.
+ */
+static void test_overflow_period(Fixture *t, gconstpointer data)
+{
+    wr(t, VPMU_MSR_PMC0, (uint32_t)-100);
+    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES | VPMU_EVTSEL_INT);
+    g_assert_cmpuint(t->f.period[0], ==, 100);
+    fake_tick(&t->f, 30);
+    wr(t, VPMU_MSR_PMC0, (uint32_t)-50);
+    g_assert_cmpuint(t->f.period[0], ==, 50);
+    fake_tick(&t->f, 60);                       /* the signal would fire */
+    g_assert_cmphex(vpmu_poll(&t->s), ==, 1);
+    g_assert_true(t->s.pmi_pending);
+    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 10);
+    g_assert_cmpuint(t->f.period[0], ==, (1ULL << 48) - 10);
+}
+
 /* Design: a fixed counter's ring field toggles like an enable bit. */
 static void test_fixed_counter(Fixture *t, gconstpointer data)
 {
@@ -549,6 +592,7 @@ int main(int argc, char **argv)
     ADD("event-change-keeps-count", test_event_change_keeps_count);
     ADD("value-write-while-counting", test_value_write_while_counting);
     ADD("fixed-counter", test_fixed_counter);
+    ADD("overflow-period", test_overflow_period);
     ADD("unsupported-event-frozen", test_unsupported_event_frozen);
     ADD("reset-releases", test_reset_releases);
     g_test_add_func("/vpmu/model/config-check", test_config_check);

@@ -185,10 +185,17 @@ static bool slot_pmi_enabled(const VPMUState *s, unsigned slot)
     return s->counters[slot].eventsel & VPMU_EVTSEL_INT;
 }
 
+/* Events until the counter passes its width: the host's sampling period. */
+static uint64_t slot_distance(const VPMUState *s, unsigned slot)
+{
+    return slot_width_mask(s, slot) - s->counters[slot].value + 1;
+}
+
 /*
  * Fold what the host counted since the last look into the guest value.
  * SDM: a counter that passes its width wraps and sets its GLOBAL_STATUS
- * overflow bit.
+ * overflow bit.  The host's overflow signal is then re-armed for the next
+ * wrap.
  */
 static uint64_t slot_fold(VPMUState *s, unsigned slot)
 {
@@ -211,6 +218,9 @@ static uint64_t slot_fold(VPMUState *s, unsigned slot)
     c->value = total & mask;
     c->host_base = now;
     c->unfolded = c->running;
+    if (total > mask) {
+        s->ops->set_period(s->opaque, slot, slot_distance(s, slot));
+    }
     return c->value;
 }
 
@@ -218,9 +228,26 @@ static void slot_set_value(VPMUState *s, unsigned slot, uint64_t val)
 {
     VPMUCounter *c = &s->counters[slot];
 
+    /*
+     * An overflow the host counted before this write still happened:
+     * fold first (which also takes the host count the new value starts
+     * from), then re-arm the overflow signal for the new distance.
+     */
+    slot_fold(s, slot);
     c->value = val & slot_width_mask(s, slot);
     if (c->programmed) {
-        c->host_base = s->ops->read(s->opaque, slot);
+        s->ops->set_period(s->opaque, slot, slot_distance(s, slot));
+    }
+}
+
+/*
+ * Before a write changes what an overflow means (INT, GLOBAL_STATUS),
+ * overflows that already happened must be accounted under the old rules.
+ */
+static void slot_fold_if_counted(VPMUState *s, unsigned slot)
+{
+    if (s->counters[slot].unfolded) {
+        slot_fold(s, slot);
     }
 }
 
@@ -263,7 +290,8 @@ static void slot_sync(VPMUState *s, unsigned slot)
         slot_release(s, slot);
         c->host_event = ev;
         c->host_base = 0;
-        c->programmed = s->ops->program(s->opaque, slot, &ev);
+        c->programmed = s->ops->program(s->opaque, slot, &ev,
+                                        slot_distance(s, slot));
         trace_vpmu_counter_program(slot, ev.eventsel, c->programmed);
     }
     if (c->programmed && !c->running) {
@@ -444,7 +472,7 @@ static uint64_t global_inuse(const VPMUState *s)
 }
 
 /* Overflows happen while counting: look at every counter before answering. */
-static uint64_t global_status_now(VPMUState *s)
+uint64_t vpmu_poll(VPMUState *s)
 {
     unsigned slot;
 
@@ -495,7 +523,7 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
         *val = s->fixed_ctr_ctrl;
         return true;
     case VPMU_MSR_PERF_GLOBAL_STATUS:
-        *val = global_status_now(s);
+        *val = vpmu_poll(s);
         return true;
     case VPMU_MSR_PERF_GLOBAL_CTRL:
         *val = s->global_ctrl;
@@ -563,6 +591,7 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
             return false;
         }
         if (s->counters[i].eventsel != val) {
+            slot_fold_if_counted(s, i);
             s->counters[i].eventsel = val;
             s->dirty |= slot_bit(i);
         }
@@ -585,12 +614,13 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
             return false;
         }
         changed = val ^ s->fixed_ctr_ctrl;
-        s->fixed_ctr_ctrl = val;
         for (i = 0; i < s->cfg.nr_fixed; i++) {
             if ((changed >> (4 * i)) & 0xf) {
+                slot_fold_if_counted(s, VPMU_MAX_GP + i);
                 s->dirty |= slot_bit(VPMU_MAX_GP + i);
             }
         }
+        s->fixed_ctr_ctrl = val;
         return true;
     case VPMU_MSR_PERF_GLOBAL_CTRL:
         *rsvd = val & ~s->counters_mask;
@@ -609,6 +639,7 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         if (*rsvd) {
             return false;
         }
+        vpmu_poll(s);
         set_global_status(s, val);
         return true;
     case VPMU_MSR_PERF_GLOBAL_OVF_CTRL:
@@ -617,6 +648,7 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         if (*rsvd) {
             return false;
         }
+        vpmu_poll(s);
         set_global_status(s, s->global_status & ~val);
         return true;
     case VPMU_MSR_PERF_GLOBAL_STATUS_SET:
@@ -628,6 +660,7 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         if (*rsvd) {
             return false;
         }
+        vpmu_poll(s);
         set_global_status(s, s->global_status | val);
         return true;
     case VPMU_MSR_PERF_CAPABILITIES:

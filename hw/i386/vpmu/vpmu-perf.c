@@ -5,9 +5,20 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Each programmed counter slot is one perf event attached to the vCPU
- * thread.  Events are opened disabled and started with
- * PERF_EVENT_IOC_ENABLE, so that the model's enable-bit fast path costs an
- * ioctl and never an open.
+ * thread, opened disabled and started with PERF_EVENT_IOC_ENABLE, so that
+ * the model's enable-bit fast path costs one ioctl and never an open.
+ *
+ * Slots are not grouped: a perf group is scheduled all or nothing, so one
+ * counter taken by host perf (the NMI watchdog, a pinned session) would
+ * silence every guest counter instead of one, and contention could no
+ * longer be told per counter.
+ *
+ * Counts survive the slot's fd: lazy release closes a stopped event and
+ * keeps its count in @carried, and the next enable opens a new event that
+ * continues from there.  The model never notices.
+ *
+ * Everything here runs on the vCPU thread (MSR exits, the pre-run hook,
+ * lazy release through async_run_on_cpu), so there is no locking.
  */
 
 #include "qemu/osdep.h"
@@ -22,19 +33,46 @@
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 
+typedef struct VPMUPerfSlot {
+    int fd;                     /* -1: no open event */
+    bool have_event;            /* program() succeeded: @ev is counted */
+    bool unsupported;           /* program() refused @ev */
+    bool enabled;               /* the model wants it counting */
+    bool in_error;              /* pinned event lost its counter */
+    VPMUHostEvent ev;
+    uint64_t period;            /* guest events to the next overflow */
+    uint64_t carried;           /* count of events closed earlier */
+    uint64_t last;              /* count of the open event at last read */
+    uint64_t enabled_ns, running_ns;    /* of the open event at last read */
+    uint64_t total_enabled_ns, total_running_ns, lost_ns;
+    int64_t stopped_at;         /* when it was last disabled */
+} VPMUPerfSlot;
+
 struct VPMUPerf {
-    int tid;                        /* vCPU thread; 0 until attached */
+    VPMUPerfOptions opts;
+    int tid;                    /* vCPU thread; 0 until attached */
     uint64_t tsc_khz;
-    int fd[VPMU_MAX_COUNTERS];      /* -1: no host event */
+    int signo;
+    VPMUPerfSlot slot[VPMU_MAX_COUNTERS];
+    VPMUPerfStats stats;
 };
 
 static VPMUPerfMode vpmu_perf_global_mode;
-static bool vpmu_perf_probed;
+static int vpmu_perf_probe_errno = -1;
 
 /* Fields of IA32_PERFEVTSELx that select and qualify the event. */
 #define VPMU_RAW_EVENT_MASK (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK | \
                              VPMU_EVTSEL_EDGE | VPMU_EVTSEL_ANY | \
                              VPMU_EVTSEL_INV | VPMU_EVTSEL_CMASK)
+
+/*
+ * Software mode's overflow signal comes from perf's task-clock hrtimer.
+ * Perf allows 10 us, but on nested hosts (measured here) an hrtimer that
+ * fires every 10 us, each firing queueing a signal, livelocks the vCPU
+ * thread in the kernel.  1 ms is what NOTES.md measured as exact, and it
+ * bounds the signal rate per counter; the guest sees up to 1 ms of skid.
+ */
+#define VPMU_SW_MIN_PERIOD_NS 1000000
 
 static int perf_event_open(struct perf_event_attr *attr, int tid)
 {
@@ -51,7 +89,7 @@ static const char *vpmu_perf_hint(int err)
                "or set the sysctl kernel.perf_event_paranoid to 1 or less";
     case EMFILE:
     case ENFILE:
-        return "too many open files: raise the limit (ulimit -n)";
+        return "too many open files: raise QEMU's limit (ulimit -n)";
     case EBUSY:
         return "the host PMU is taken by another user (e.g. a pinned perf "
                "session or the NMI watchdog)";
@@ -59,12 +97,15 @@ static const char *vpmu_perf_hint(int err)
     case EOPNOTSUPP:
     case ENODEV:
         return "the host PMU does not support this event";
+    case EINVAL:
+        return "the host kernel rejects this event encoding";
     default:
         return "see perf_event_open(2)";
     }
 }
 
-static void vpmu_perf_probe(void)
+/* Can this host count guest-only hardware events?  0, or an errno. */
+static int vpmu_perf_probe(void)
 {
     struct perf_event_attr attr = {
         .type = PERF_TYPE_HARDWARE,
@@ -75,43 +116,66 @@ static void vpmu_perf_probe(void)
     };
     int fd;
 
-    if (vpmu_perf_probed) {
-        return;
+    if (vpmu_perf_probe_errno < 0) {
+        fd = perf_event_open(&attr, 0);
+        if (fd >= 0) {
+            close(fd);
+            vpmu_perf_probe_errno = 0;
+        } else {
+            vpmu_perf_probe_errno = errno;
+        }
     }
-    vpmu_perf_probed = true;
-
-    fd = perf_event_open(&attr, 0);
-    if (fd >= 0) {
-        close(fd);
-        vpmu_perf_global_mode = VPMU_PERF_HARDWARE;
-        info_report("vPMU: counting guest events on the host PMU "
-                    "(hardware mode)");
-        return;
-    }
-    vpmu_perf_global_mode = VPMU_PERF_SOFTWARE;
-    warn_report("vPMU: no usable host PMU (perf_event_open of CPU cycles: "
-                "%s; %s); software mode: unhalted-cycle events count the "
-                "vCPU thread's task-clock scaled by the TSC frequency, "
-                "other events do not count", strerror(errno),
-                vpmu_perf_hint(errno));
+    return vpmu_perf_probe_errno;
 }
 
-VPMUPerf *vpmu_perf_new(Error **errp)
+VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp)
 {
-    VPMUPerf *p = g_new0(VPMUPerf, 1);
+    static bool mode_reported;
+    VPMUPerf *p;
+    int err = vpmu_perf_probe();
     unsigned i;
 
-    vpmu_perf_probe();
+    if (opts->mode == VPMU_PERF_HARDWARE && err) {
+        error_setg(errp, "vPMU: vpmu-backend=hardware, but the host cannot "
+                   "count guest events (perf_event_open of CPU cycles: %s): "
+                   "%s", strerror(err), vpmu_perf_hint(err));
+        return NULL;
+    }
+    if (!mode_reported) {
+        mode_reported = true;
+        if (opts->mode == VPMU_PERF_SOFTWARE) {
+            vpmu_perf_global_mode = VPMU_PERF_SOFTWARE;
+            info_report("vPMU: software mode, as vpmu-backend=software asks: "
+                        "unhalted-cycle events count the vCPU thread's "
+                        "task-clock scaled by the TSC frequency, other "
+                        "events do not count");
+        } else if (!err) {
+            vpmu_perf_global_mode = VPMU_PERF_HARDWARE;
+            info_report("vPMU: counting guest events on the host PMU "
+                        "(hardware mode)");
+        } else {
+            vpmu_perf_global_mode = VPMU_PERF_SOFTWARE;
+            warn_report("vPMU: no usable host PMU (perf_event_open of CPU "
+                        "cycles: %s; %s); software mode: unhalted-cycle "
+                        "events count the vCPU thread's task-clock scaled "
+                        "by the TSC frequency, other events do not count",
+                        strerror(err), vpmu_perf_hint(err));
+        }
+    }
+
+    p = g_new0(VPMUPerf, 1);
+    p->opts = *opts;
     for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        p->fd[i] = -1;
+        p->slot[i].fd = -1;
     }
     return p;
 }
 
-void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz)
+void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz, int signo)
 {
     p->tid = tid;
     p->tsc_khz = tsc_khz;
+    p->signo = signo;
 }
 
 VPMUPerfMode vpmu_perf_mode(const VPMUPerf *p)
@@ -124,9 +188,19 @@ unsigned vpmu_perf_open_fds(const VPMUPerf *p)
     unsigned i, n = 0;
 
     for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        n += p->fd[i] >= 0;
+        n += p->slot[i].fd >= 0;
     }
     return n;
+}
+
+const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p)
+{
+    return &p->stats;
+}
+
+void vpmu_perf_note_signal(VPMUPerf *p)
+{
+    p->stats.overflow_signals++;
 }
 
 /* Is this one of the cycle events that software mode can approximate? */
@@ -144,16 +218,35 @@ static bool vpmu_perf_is_cycles(const VPMUHostEvent *ev)
     }
 }
 
-static bool vpmu_perf_attr(const VPMUHostEvent *ev,
-                           struct perf_event_attr *attr)
+static bool vpmu_perf_software(void)
+{
+    return vpmu_perf_global_mode == VPMU_PERF_SOFTWARE;
+}
+
+/* Guest events to host units: software mode counts nanoseconds. */
+static uint64_t vpmu_perf_host_period(VPMUPerf *p, uint64_t period)
+{
+    if (vpmu_perf_software() && p->tsc_khz) {
+        period = MAX(muldiv64(period, 1000000, p->tsc_khz),
+                     VPMU_SW_MIN_PERIOD_NS);
+    }
+    /* perf refuses periods with bit 63 set. */
+    return MAX(MIN(period, INT64_MAX), 1);
+}
+
+static bool vpmu_perf_attr(VPMUPerf *p, const VPMUHostEvent *ev,
+                           uint64_t period, struct perf_event_attr *attr)
 {
     memset(attr, 0, sizeof(*attr));
     attr->size = sizeof(*attr);
     attr->disabled = 1;
     attr->read_format = PERF_FORMAT_TOTAL_TIME_ENABLED |
                         PERF_FORMAT_TOTAL_TIME_RUNNING;
+    /* A sampling event, so that it can signal the guest counter's wrap. */
+    attr->sample_period = vpmu_perf_host_period(p, period);
+    attr->wakeup_events = 1;
 
-    if (vpmu_perf_global_mode == VPMU_PERF_SOFTWARE) {
+    if (vpmu_perf_software()) {
         if (!vpmu_perf_is_cycles(ev) ||
             !(ev->eventsel & (VPMU_EVTSEL_USR | VPMU_EVTSEL_OS))) {
             return false;
@@ -169,81 +262,258 @@ static bool vpmu_perf_attr(const VPMUHostEvent *ev,
     attr->exclude_kernel = !(ev->eventsel & VPMU_EVTSEL_OS);
     /* Count the guest only: the host's own work must not show. */
     attr->exclude_host = 1;
-    attr->pinned = 1;
+    attr->pinned = p->opts.pinned;
     return true;
+}
+
+static void vpmu_perf_close(VPMUPerf *p, unsigned slot)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+
+    if (s->fd >= 0) {
+        trace_vpmu_perf_close(slot, s->fd);
+        close(s->fd);
+        p->stats.closes++;
+        s->fd = -1;
+    }
+}
+
+/* Route the event's overflow to the vCPU thread as a signal. */
+static void vpmu_perf_arm_signal(VPMUPerf *p, int fd)
+{
+    struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = p->tid };
+
+    if (!p->signo || !p->tid) {
+        return;
+    }
+    if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETSIG, p->signo) < 0 ||
+        fcntl(fd, F_SETOWN_EX, &owner) < 0) {
+        warn_report_once("vPMU: cannot route counter overflows to the vCPU "
+                         "thread (%s); overflow status is then seen only "
+                         "when the guest reads it", strerror(errno));
+    }
+}
+
+static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+    struct perf_event_attr attr;
+    int fd;
+
+    if (!vpmu_perf_attr(p, &s->ev, s->period, &attr)) {
+        trace_vpmu_perf_unsupported(slot, s->ev.eventsel);
+        qemu_log_mask(LOG_UNIMP, "vpmu: %s counter %u: event 0x%" PRIx64
+                      " cannot be counted on this host; it stays frozen\n",
+                      s->ev.fixed ? "fixed" : "general-purpose", s->ev.index,
+                      s->ev.eventsel);
+        s->unsupported = true;
+        return false;
+    }
+    p->stats.opens++;
+    fd = perf_event_open(&attr, p->tid);
+    if (fd < 0) {
+        int err = errno;
+
+        p->stats.open_failures++;
+        trace_vpmu_perf_open_failed(p->tid, slot, attr.type, attr.config,
+                                    err);
+        error_report("vPMU: cannot count event 0x%" PRIx64 " for %s counter "
+                     "%u (perf_event_open: %s): %s; the counter stays "
+                     "frozen", s->ev.eventsel,
+                     s->ev.fixed ? "fixed" : "general-purpose", s->ev.index,
+                     strerror(err), vpmu_perf_hint(err));
+        return false;
+    }
+    trace_vpmu_perf_open(p->tid, slot, attr.type, attr.config, fd);
+    vpmu_perf_arm_signal(p, fd);
+    s->fd = fd;
+    s->last = 0;
+    s->enabled_ns = s->running_ns = 0;
+    s->in_error = false;
+    return true;
+}
+
+/* Read the open event: count so far in guest units, and contention. */
+static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+    uint64_t buf[3];    /* value, time enabled, time running */
+    uint64_t value;
+    ssize_t n;
+
+    if (s->fd < 0) {
+        return s->carried + s->last;
+    }
+    p->stats.reads++;
+    n = read(s->fd, buf, sizeof(buf));
+    if (n == 0) {
+        /*
+         * A pinned event that lost its counter to the host is in error
+         * state and reads as end-of-file.  Ask for it back: it counts
+         * again as soon as the host lets it.
+         */
+        if (!s->in_error) {
+            s->in_error = true;
+            trace_vpmu_perf_error(slot, s->fd);
+        }
+        if (s->enabled) {
+            p->stats.ioctls++;
+            ioctl(s->fd, PERF_EVENT_IOC_ENABLE, 0);
+        }
+        return s->carried + s->last;
+    }
+    if (n != sizeof(buf)) {
+        return s->carried + s->last;
+    }
+    s->in_error = false;
+
+    s->total_enabled_ns += buf[1] - s->enabled_ns;
+    s->total_running_ns += buf[2] - s->running_ns;
+    s->lost_ns += (buf[1] - s->enabled_ns) - (buf[2] - s->running_ns);
+    s->enabled_ns = buf[1];
+    s->running_ns = buf[2];
+
+    value = buf[0];
+    if (p->opts.scale && buf[2] && buf[2] < buf[1]) {
+        value = muldiv64(value, buf[1], buf[2]);
+    }
+    if (vpmu_perf_software()) {
+        /* task-clock counts nanoseconds; the guest expects TSC cycles. */
+        value = muldiv64(value, p->tsc_khz, 1000000);
+    }
+    /* Scaling estimates; the guest's counter must never go backwards. */
+    s->last = MAX(value, s->last);
+    return s->carried + s->last;
 }
 
 static void vpmu_perf_release(void *opaque, unsigned slot)
 {
     VPMUPerf *p = opaque;
+    VPMUPerfSlot *s = &p->slot[slot];
 
-    if (p->fd[slot] >= 0) {
-        trace_vpmu_perf_close(slot, p->fd[slot]);
-        close(p->fd[slot]);
-        p->fd[slot] = -1;
-    }
+    vpmu_perf_close(p, slot);
+    s->have_event = s->unsupported = s->enabled = false;
+    s->carried = s->last = 0;
 }
 
 static bool vpmu_perf_program(void *opaque, unsigned slot,
-                              const VPMUHostEvent *ev)
+                              const VPMUHostEvent *ev, uint64_t period)
 {
     VPMUPerf *p = opaque;
-    struct perf_event_attr attr;
-    int fd;
+    VPMUPerfSlot *s = &p->slot[slot];
 
     vpmu_perf_release(p, slot);
-    if (!vpmu_perf_attr(ev, &attr)) {
-        trace_vpmu_perf_unsupported(slot, ev->eventsel);
-        qemu_log_mask(LOG_UNIMP, "vpmu: %s counter %u: event 0x%" PRIx64
-                      " cannot be counted in software mode; it stays "
-                      "frozen\n", ev->fixed ? "fixed" : "general-purpose",
-                      ev->index, ev->eventsel);
-        return false;
-    }
-    fd = perf_event_open(&attr, p->tid);
-    if (fd < 0) {
-        int err = errno;
-
-        trace_vpmu_perf_open_failed(p->tid, slot, attr.type, attr.config,
-                                    err);
-        error_report("vPMU: cannot count event 0x%" PRIx64 " for %s counter "
-                     "%u (perf_event_open: %s): %s; the counter stays "
-                     "frozen", ev->eventsel,
-                     ev->fixed ? "fixed" : "general-purpose", ev->index,
-                     strerror(err), vpmu_perf_hint(err));
-        return false;
-    }
-    trace_vpmu_perf_open(p->tid, slot, attr.type, attr.config, fd);
-    p->fd[slot] = fd;
-    return true;
+    s->ev = *ev;
+    s->period = period;
+    s->have_event = vpmu_perf_open(p, slot);
+    return s->have_event;
 }
 
 static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
 {
     VPMUPerf *p = opaque;
+    VPMUPerfSlot *s = &p->slot[slot];
 
-    if (p->fd[slot] < 0) {
+    if (!s->have_event) {
         return;
     }
-    trace_vpmu_perf_enable(slot, p->fd[slot], enabled);
-    ioctl(p->fd[slot], enabled ? PERF_EVENT_IOC_ENABLE :
-          PERF_EVENT_IOC_DISABLE, 0);
+    s->enabled = enabled;
+    if (!enabled) {
+        s->stopped_at = g_get_monotonic_time() * 1000;
+    }
+    if (s->fd < 0) {
+        /* Released while stopped: a new event continues the count. */
+        if (!enabled) {
+            return;
+        }
+        s->carried += s->last;
+        if (!vpmu_perf_open(p, slot)) {
+            return;
+        }
+    }
+    trace_vpmu_perf_enable(slot, s->fd, enabled);
+    p->stats.ioctls++;
+    ioctl(s->fd, enabled ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0);
+}
+
+static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
+{
+    VPMUPerf *p = opaque;
+    VPMUPerfSlot *s = &p->slot[slot];
+    uint64_t host_period;
+
+    s->period = period;
+    if (s->fd < 0) {
+        return;
+    }
+    host_period = vpmu_perf_host_period(p, period);
+    p->stats.ioctls++;
+    ioctl(s->fd, PERF_EVENT_IOC_PERIOD, &host_period);
 }
 
 static uint64_t vpmu_perf_read(void *opaque, unsigned slot)
 {
     VPMUPerf *p = opaque;
-    uint64_t buf[3];    /* value, time enabled, time running */
 
-    if (p->fd[slot] < 0 || read(p->fd[slot], buf, sizeof(buf)) !=
-        sizeof(buf)) {
-        return 0;
+    return p->slot[slot].have_event ? vpmu_perf_sample(p, slot) : 0;
+}
+
+unsigned vpmu_perf_stopped(const VPMUPerf *p)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        n += p->slot[i].fd >= 0 && !p->slot[i].enabled;
     }
-    if (vpmu_perf_global_mode == VPMU_PERF_SOFTWARE) {
-        /* task-clock counts nanoseconds; the guest expects TSC cycles. */
-        return muldiv64(buf[0], p->tsc_khz, 1000000);
+    return n;
+}
+
+unsigned vpmu_perf_release_idle(VPMUPerf *p, int64_t now_ns, int64_t idle_ns)
+{
+    unsigned i, waiting = 0;
+
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        VPMUPerfSlot *s = &p->slot[i];
+
+        if (s->fd < 0 || s->enabled) {
+            continue;
+        }
+        if (now_ns - s->stopped_at < idle_ns) {
+            waiting++;
+            continue;
+        }
+        vpmu_perf_sample(p, i);     /* the final count, kept in @last */
+        trace_vpmu_perf_lazy_release(i, s->fd);
+        vpmu_perf_close(p, i);
+        p->stats.lazy_releases++;
     }
-    return buf[0];
+    return waiting;
+}
+
+void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+
+    if (s->fd >= 0 && s->enabled) {
+        vpmu_perf_sample(p, slot);
+    }
+    memset(info, 0, sizeof(*info));
+    if (s->unsupported) {
+        info->state = VPMU_SLOT_UNSUPPORTED;
+    } else if (!s->have_event) {
+        info->state = VPMU_SLOT_UNUSED;
+    } else if (s->fd < 0) {
+        info->state = VPMU_SLOT_RELEASED;
+    } else if (s->in_error) {
+        info->state = VPMU_SLOT_ERROR;
+    } else {
+        info->state = s->enabled ? VPMU_SLOT_ACTIVE : VPMU_SLOT_INACTIVE;
+    }
+    info->enabled_ns = s->total_enabled_ns;
+    info->running_ns = s->total_running_ns;
+    info->lost_ns = s->lost_ns;
+    info->contended = s->in_error || s->running_ns < s->enabled_ns;
 }
 
 void vpmu_perf_free(VPMUPerf *p)
@@ -254,13 +524,14 @@ void vpmu_perf_free(VPMUPerf *p)
         return;
     }
     for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        vpmu_perf_release(p, i);
+        vpmu_perf_close(p, i);
     }
     g_free(p);
 }
 
 const VPMUBackendOps vpmu_perf_ops = {
     .program = vpmu_perf_program,
+    .set_period = vpmu_perf_set_period,
     .set_enabled = vpmu_perf_set_enabled,
     .read = vpmu_perf_read,
     .release = vpmu_perf_release,

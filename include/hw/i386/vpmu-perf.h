@@ -10,6 +10,8 @@
 #include "hw/i386/vpmu.h"
 
 typedef enum VPMUPerfMode {
+    /* Hardware where the host has a usable PMU, else software. */
+    VPMU_PERF_AUTO,
     /* Raw events on the host PMU, counting guest mode only. */
     VPMU_PERF_HARDWARE,
     /*
@@ -19,20 +21,71 @@ typedef enum VPMUPerfMode {
     VPMU_PERF_SOFTWARE,
 } VPMUPerfMode;
 
+typedef struct VPMUPerfOptions {
+    VPMUPerfMode mode;
+    bool pinned;        /* pinned events (else flexible, multiplexed) */
+    bool scale;         /* scale counts by time enabled / time running */
+} VPMUPerfOptions;
+
+/* What the host is doing for one counter slot. */
+typedef enum VPMUPerfSlotState {
+    VPMU_SLOT_UNUSED,       /* the guest has not enabled it */
+    VPMU_SLOT_ACTIVE,       /* a host event counts for it */
+    VPMU_SLOT_INACTIVE,     /* its host event is stopped */
+    VPMU_SLOT_RELEASED,     /* stopped long enough that the event was closed */
+    VPMU_SLOT_ERROR,        /* the host took the counter (pinned error) */
+    VPMU_SLOT_UNSUPPORTED,  /* the host cannot count the guest's event */
+} VPMUPerfSlotState;
+
+typedef struct VPMUPerfSlotInfo {
+    VPMUPerfSlotState state;
+    bool contended;         /* ran for less time than it was enabled */
+    uint64_t enabled_ns;    /* host time enabled, over all its events */
+    uint64_t running_ns;    /* host time actually counting */
+    uint64_t lost_ns;       /* enabled but not counting: contention */
+} VPMUPerfSlotInfo;
+
+/* Host work done for one vCPU, for benchmarks and query-vpmu. */
+typedef struct VPMUPerfStats {
+    uint64_t opens;             /* perf_event_open calls */
+    uint64_t open_failures;
+    uint64_t closes;
+    uint64_t ioctls;            /* enable, disable, period, re-enable */
+    uint64_t reads;
+    uint64_t lazy_releases;
+    uint64_t overflow_signals;
+} VPMUPerfStats;
+
 typedef struct VPMUPerf VPMUPerf;
 
 extern const VPMUBackendOps vpmu_perf_ops;
 
 /*
  * A backend for one vCPU.  The first call decides the mode for the whole
- * process and says once which mode runs and why.
+ * process and says once which mode runs and why; it fails only when the
+ * mode asked for cannot run.
  */
-VPMUPerf *vpmu_perf_new(Error **errp);
+VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp);
 void vpmu_perf_free(VPMUPerf *p);
-/* The vCPU thread whose execution is counted, and its TSC frequency. */
-void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz);
+/*
+ * The vCPU thread whose execution is counted, its TSC frequency, and the
+ * signal that overflows send it (0: none).
+ */
+void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz, int signo);
 VPMUPerfMode vpmu_perf_mode(const VPMUPerf *p);
 /* Host perf fds currently open for this vCPU. */
 unsigned vpmu_perf_open_fds(const VPMUPerf *p);
+/* Events open but stopped: candidates for lazy release. */
+unsigned vpmu_perf_stopped(const VPMUPerf *p);
+/*
+ * Lazy release: close the events that have been stopped for @idle_ns or
+ * longer (their counts are kept); the next enable re-creates them.
+ * Returns how many are still open and stopped, i.e. worth another look.
+ */
+unsigned vpmu_perf_release_idle(VPMUPerf *p, int64_t now_ns, int64_t idle_ns);
+void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info);
+const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p);
+/* Count an overflow signal (called from the vCPU, not the handler). */
+void vpmu_perf_note_signal(VPMUPerf *p);
 
 #endif

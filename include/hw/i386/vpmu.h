@@ -132,9 +132,16 @@ typedef struct VPMUBackendOps {
     /*
      * Start counting @ev in @slot from zero, stopped.  Replaces any earlier
      * event of the slot.  Returns false when the host cannot count it: the
-     * counter then reads as frozen.
+     * counter then reads as frozen.  The host signals an overflow after
+     * @period events (see set_period).
      */
-    bool (*program)(void *opaque, unsigned slot, const VPMUHostEvent *ev);
+    bool (*program)(void *opaque, unsigned slot, const VPMUHostEvent *ev,
+                    uint64_t period);
+    /*
+     * Signal the vCPU after @period more events: the counter's distance to
+     * its overflow.  The model then calls vpmu_poll() and re-arms.
+     */
+    void (*set_period)(void *opaque, unsigned slot, uint64_t period);
     /* Start or stop a programmed slot; keeps its count. */
     void (*set_enabled)(void *opaque, unsigned slot, bool enabled);
     /* Count since program(); 0 for a slot with no event. */
@@ -230,6 +237,12 @@ bool vpmu_msr_read(VPMUState *s, uint32_t msr, uint64_t *val, bool host);
 bool vpmu_msr_write(VPMUState *s, uint32_t msr, uint64_t val, bool host);
 /* Bring the backend in line with the registers; call before re-entry. */
 void vpmu_sync(VPMUState *s);
+/*
+ * Fold what every counter counted since the last look, so that overflow
+ * status and PMI requests are current (after the backend's overflow
+ * signal, and before GLOBAL_STATUS is read).  Returns GLOBAL_STATUS.
+ */
+uint64_t vpmu_poll(VPMUState *s);
 /*
  * The PMI that @pmi_pending asked for was delivered to the guest:
  * apply DEBUGCTL's freeze-on-PMI (SDM: "Freezing ... on PMI").

@@ -16,6 +16,8 @@
 #include "qapi/visitor.h"
 #include "qemu/error-report.h"
 #include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qom/object.h"
 #include "cpu.h"
 #include "kvm_i386.h"
@@ -24,8 +26,36 @@
 #include "hw/i386/vpmu-perf.h"
 #include "vpmu-kvm.h"
 
+/*
+ * Counter overflows signal the vCPU thread with this real-time signal
+ * (QEMU keeps SIG_IPI, SIGUSR1, for its own kicks).
+ */
+#define KVM_VPMU_SIGNAL (SIGRTMIN + 6)
+
+/* Per-VM settings: -accel kvm,vpmu=...,vpmu-backend=...,... */
 static KVMVPMUImpl kvm_vpmu_impl = KVM_VPMU_IMPL_USERSPACE;
+static VPMUPerfOptions kvm_vpmu_perf_opts = {
+    .mode = VPMU_PERF_AUTO,
+    .pinned = true,
+};
+static uint32_t kvm_vpmu_release_ms = KVM_VPMU_DEFAULT_RELEASE_MS;
 static bool kvm_vpmu_filter_installed;
+
+/* The glue's per-vCPU state around the model (cpu->vpmu points inside). */
+typedef struct KVMVPMU {
+    VPMUState state;
+    VPMUPerf *perf;
+    CPUState *cs;
+    QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
+} KVMVPMU;
+
+static KVMVPMU *kvm_vpmu(X86CPU *cpu)
+{
+    return container_of(cpu->vpmu, KVMVPMU, state);
+}
+
+/* Set by the overflow signal handler; read on the same vCPU thread. */
+static __thread volatile sig_atomic_t kvm_vpmu_signalled;
 
 static const char *const kvm_vpmu_impl_names[] = {
     [KVM_VPMU_IMPL_USERSPACE] = "userspace",
@@ -36,6 +66,59 @@ static const QEnumLookup kvm_vpmu_impl_lookup = {
     .array = kvm_vpmu_impl_names,
     .size = ARRAY_SIZE(kvm_vpmu_impl_names),
 };
+
+static const char *const kvm_vpmu_backend_names[] = {
+    [VPMU_PERF_AUTO] = "auto",
+    [VPMU_PERF_HARDWARE] = "hardware",
+    [VPMU_PERF_SOFTWARE] = "software",
+};
+
+static const QEnumLookup kvm_vpmu_backend_lookup = {
+    .array = kvm_vpmu_backend_names,
+    .size = ARRAY_SIZE(kvm_vpmu_backend_names),
+};
+
+static int kvm_vpmu_get_backend(Object *obj, Error **errp)
+{
+    return kvm_vpmu_perf_opts.mode;
+}
+
+static void kvm_vpmu_set_backend(Object *obj, int value, Error **errp)
+{
+    kvm_vpmu_perf_opts.mode = value;
+}
+
+static bool kvm_vpmu_get_pinned(Object *obj, Error **errp)
+{
+    return kvm_vpmu_perf_opts.pinned;
+}
+
+static void kvm_vpmu_set_pinned(Object *obj, bool value, Error **errp)
+{
+    kvm_vpmu_perf_opts.pinned = value;
+}
+
+static bool kvm_vpmu_get_scale(Object *obj, Error **errp)
+{
+    return kvm_vpmu_perf_opts.scale;
+}
+
+static void kvm_vpmu_set_scale(Object *obj, bool value, Error **errp)
+{
+    kvm_vpmu_perf_opts.scale = value;
+}
+
+static void kvm_vpmu_get_release_ms(Object *obj, Visitor *v, const char *name,
+                                    void *opaque, Error **errp)
+{
+    visit_type_uint32(v, name, &kvm_vpmu_release_ms, errp);
+}
+
+static void kvm_vpmu_set_release_ms(Object *obj, Visitor *v, const char *name,
+                                    void *opaque, Error **errp)
+{
+    visit_type_uint32(v, name, &kvm_vpmu_release_ms, errp);
+}
 
 static int kvm_vpmu_get_impl(Object *obj, Error **errp)
 {
@@ -55,6 +138,64 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
     object_class_property_set_description(oc, "vpmu",
         "Who implements the PMU of pmu=on vCPUs: 'userspace' (qemu-vpmu, "
         "default) or 'kvm' (KVM's in-kernel vPMU)");
+    object_class_property_add_enum(oc, "vpmu-backend", "VPMUBackendMode",
+                                   &kvm_vpmu_backend_lookup,
+                                   kvm_vpmu_get_backend, kvm_vpmu_set_backend);
+    object_class_property_set_description(oc, "vpmu-backend",
+        "How the userspace vPMU counts: 'auto' (default), 'hardware' (host "
+        "PMU, guest mode only) or 'software' (cycles from CPU time)");
+    object_class_property_add_bool(oc, "vpmu-pinned", kvm_vpmu_get_pinned,
+                                   kvm_vpmu_set_pinned);
+    object_class_property_set_description(oc, "vpmu-pinned",
+        "Pin the host events of guest counters (default on); off lets host "
+        "perf multiplex them");
+    object_class_property_add_bool(oc, "vpmu-scale", kvm_vpmu_get_scale,
+                                   kvm_vpmu_set_scale);
+    object_class_property_set_description(oc, "vpmu-scale",
+        "Scale guest counts by host time enabled / time running when host "
+        "perf preempts them (default off)");
+    object_class_property_add(oc, "vpmu-release-ms", "uint32",
+                              kvm_vpmu_get_release_ms,
+                              kvm_vpmu_set_release_ms, NULL, NULL);
+    object_class_property_set_description(oc, "vpmu-release-ms",
+        "Close the host event of a guest counter stopped this long "
+        "(default " stringify(KVM_VPMU_DEFAULT_RELEASE_MS) " ms)");
+}
+
+/* On the vCPU thread (async_run_on_cpu): close long-stopped events. */
+static void kvm_vpmu_release_work(CPUState *cs, run_on_cpu_data data)
+{
+    X86CPU *cpu = X86_CPU(cs);
+    KVMVPMU *v;
+    int64_t idle_ns = kvm_vpmu_release_ms * SCALE_MS;
+
+    if (!cpu->vpmu) {
+        return;
+    }
+    v = kvm_vpmu(cpu);
+    if (vpmu_perf_release_idle(v->perf, g_get_monotonic_time() * SCALE_US,
+                               idle_ns)) {
+        timer_mod(v->release_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  kvm_vpmu_release_ms);
+    }
+}
+
+static void kvm_vpmu_release_timer(void *opaque)
+{
+    KVMVPMU *v = opaque;
+
+    async_run_on_cpu(v->cs, kvm_vpmu_release_work, RUN_ON_CPU_NULL);
+}
+
+/* After a guest write: a stopped event starts its lazy-release clock. */
+static void kvm_vpmu_arm_release(KVMVPMU *v)
+{
+    if (!timer_pending(v->release_timer) && vpmu_perf_stopped(v->perf)) {
+        timer_mod(v->release_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  kvm_vpmu_release_ms);
+    }
 }
 
 /*
@@ -91,6 +232,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     static bool vendor_warned;
     VPMUConfig cfg;
     VPMUPerf *backend;
+    KVMVPMU *v;
 
     if (!cpu->enable_pmu || kvm_vpmu_impl != KVM_VPMU_IMPL_USERSPACE) {
         return true;
@@ -105,7 +247,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     if (!kvm_vpmu_config(cpu, &cfg, errp)) {
         return false;
     }
-    backend = vpmu_perf_new(errp);
+    backend = vpmu_perf_new(&kvm_vpmu_perf_opts, errp);
     if (!backend) {
         return false;
     }
@@ -116,8 +258,13 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
                     "that pick their PMU driver by vendor will not use it");
     }
 
-    cpu->vpmu = g_new0(VPMUState, 1);
-    vpmu_state_init(cpu->vpmu, &cfg, &vpmu_perf_ops, backend);
+    v = g_new0(KVMVPMU, 1);
+    v->perf = backend;
+    v->cs = CPU(cpu);
+    v->release_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                    kvm_vpmu_release_timer, v);
+    vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
+    cpu->vpmu = &v->state;
     return true;
 }
 
@@ -191,7 +338,53 @@ static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
     ok = vpmu_msr_write(cpu->vpmu, msr, val, false);
     /* The exit returns to the guest next: the host side must be current. */
     vpmu_sync(cpu->vpmu);
+    kvm_vpmu_arm_release(kvm_vpmu(cpu));
     return ok;
+}
+
+/*
+ * Runs in signal context on the vCPU thread.  Setting immediate_exit
+ * closes the window between QEMU's last look and KVM_RUN: the vCPU leaves
+ * the guest (or does not enter it) and kvm_vpmu_pre_run() sees the flag.
+ */
+static void kvm_vpmu_signal_handler(int sig, siginfo_t *si, void *uc)
+{
+    kvm_vpmu_signalled = 1;
+    if (current_cpu && current_cpu->kvm_run) {
+        qatomic_set(&current_cpu->kvm_run->immediate_exit, 1);
+    }
+}
+
+void kvm_vpmu_pre_run(X86CPU *cpu)
+{
+    if (!kvm_vpmu_signalled || !cpu->vpmu) {
+        return;
+    }
+    kvm_vpmu_signalled = 0;
+    vpmu_perf_note_signal(kvm_vpmu(cpu)->perf);
+    /* Overflow status and PMI requests become current; counters re-arm. */
+    vpmu_poll(cpu->vpmu);
+}
+
+/* Once per process: the handler; per vCPU thread: unblock the signal. */
+static void kvm_vpmu_init_signal(void)
+{
+    static bool handler_installed;
+    sigset_t set;
+
+    if (!handler_installed) {
+        struct sigaction sa = {
+            .sa_sigaction = kvm_vpmu_signal_handler,
+            .sa_flags = SA_SIGINFO | SA_RESTART,
+        };
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(KVM_VPMU_SIGNAL, &sa, NULL);
+        handler_installed = true;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, KVM_VPMU_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 int kvm_vpmu_init_vcpu(X86CPU *cpu)
@@ -204,7 +397,9 @@ int kvm_vpmu_init_vcpu(X86CPU *cpu)
         return 0;
     }
     /* Runs on the vCPU thread: this is the thread whose work we count. */
-    vpmu_perf_attach(cpu->vpmu->opaque, cs->thread_id, cpu->env.tsc_khz);
+    kvm_vpmu_init_signal();
+    vpmu_perf_attach(kvm_vpmu(cpu)->perf, cs->thread_id, cpu->env.tsc_khz,
+                     KVM_VPMU_SIGNAL);
 
     /* The filter is per VM; vCPU init is serialized by the BQL. */
     if (kvm_vpmu_filter_installed) {
@@ -234,10 +429,15 @@ void kvm_vpmu_reset_vcpu(X86CPU *cpu)
 
 void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
 {
-    if (cpu->vpmu) {
-        vpmu_release_all(cpu->vpmu);
-        vpmu_perf_free(cpu->vpmu->opaque);
-        g_free(cpu->vpmu);
-        cpu->vpmu = NULL;
+    KVMVPMU *v;
+
+    if (!cpu->vpmu) {
+        return;
     }
+    v = kvm_vpmu(cpu);
+    timer_free(v->release_timer);
+    vpmu_release_all(&v->state);
+    vpmu_perf_free(v->perf);
+    cpu->vpmu = NULL;
+    g_free(v);
 }
