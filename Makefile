@@ -4,6 +4,7 @@
 #   make demo     boot the demo guest under -cpu host,pmu=on
 #   make check    build, then run every test
 #   make fuzz     fuzz the register model for FUZZ_TIME (default 600s)
+#   make bench    cost of vPMU operations, as ratios to a bare MSR exit
 #
 # The QEMU source is fetched into $(CACHE) (outside the tree), copied into
 # build/qemu-src, patched with patches/qemu/ and overlaid with our files
@@ -26,7 +27,7 @@ QEMU_CONFIGURE := --target-list=x86_64-softmmu \
 	--enable-werror --firmwarepath=/usr/share/qemu:/usr/share/seabios \
 	--python=$(PY)
 
-.PHONY: all deps tree qemu guests demo check fuzz clean distclean
+.PHONY: all deps tree qemu guests demo check fuzz bench clean distclean
 all: qemu guests
 
 deps:
@@ -65,6 +66,10 @@ demo: qemu guests
 check: qemu guests
 	@$(PY) tests/vpmu-check.py --qemu $(EMU) --qemu-build $(QB) \
 	    --guest-build $(GB)
+
+bench: qemu guests
+	@$(PY) tests/bench/vpmu-bench.py --qemu $(EMU) \
+	    --guest $(GB)/tests/guest/bench.elf
 
 FUZZ_TIME ?= 600s
 fuzz: deps

@@ -37,6 +37,14 @@ static void serial_putc(char c)
     outb(COM1, c);
 }
 
+uint8_t serial_getc(void)
+{
+    while (!(inb(COM1 + 5) & 1)) {      /* LSR: data ready */
+        asm volatile("pause");
+    }
+    return inb(COM1);
+}
+
 static void put_str(const char *s)
 {
     while (*s) {

@@ -20,6 +20,8 @@
 
 void guest_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void guest_exit(int code) __attribute__((noreturn));
+/* Wait for one byte on COM1: lets a host script pace the guest. */
+uint8_t serial_getc(void);
 
 /* TAP-style checks; guest_done() exits 0 when all passed. */
 void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,6 +31,14 @@ int main(void);
 static inline void outb(uint16_t port, uint8_t v)
 {
     asm volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+
+    asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
 }
 
 static inline void outl(uint16_t port, uint32_t v)

@@ -243,6 +243,8 @@ static void slot_set_value(VPMUState *s, unsigned slot, uint64_t val)
 /*
  * Before a write changes what an overflow means (INT, GLOBAL_STATUS),
  * overflows that already happened must be accounted under the old rules.
+ * Only then: the fold costs the host a read, and enable toggles are the
+ * fast path.
  */
 static void slot_fold_if_counted(VPMUState *s, unsigned slot)
 {
@@ -591,7 +593,9 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
             return false;
         }
         if (s->counters[i].eventsel != val) {
-            slot_fold_if_counted(s, i);
+            if ((s->counters[i].eventsel ^ val) & VPMU_EVTSEL_INT) {
+                slot_fold_if_counted(s, i);
+            }
             s->counters[i].eventsel = val;
             s->dirty |= slot_bit(i);
         }
@@ -615,8 +619,10 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         }
         changed = val ^ s->fixed_ctr_ctrl;
         for (i = 0; i < s->cfg.nr_fixed; i++) {
-            if ((changed >> (4 * i)) & 0xf) {
+            if ((changed >> (4 * i)) & VPMU_FIXED_CTRL_PMI) {
                 slot_fold_if_counted(s, VPMU_MAX_GP + i);
+            }
+            if ((changed >> (4 * i)) & 0xf) {
                 s->dirty |= slot_bit(VPMU_MAX_GP + i);
             }
         }

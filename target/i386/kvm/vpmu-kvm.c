@@ -47,6 +47,7 @@ typedef struct KVMVPMU {
     VPMUPerf *perf;
     CPUState *cs;
     QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
+    uint64_t msr_exits;         /* guest PMU MSR accesses handled */
 } KVMVPMU;
 
 static KVMVPMU *kvm_vpmu(X86CPU *cpu)
@@ -226,6 +227,48 @@ static bool kvm_vpmu_config(X86CPU *cpu, VPMUConfig *cfg, Error **errp)
     return vpmu_config_check(cfg, errp);
 }
 
+/*
+ * x-vpmu-stats: what the host did for this vCPU, for benchmarks and tests
+ * (query-vpmu will carry it too).  Read from the main loop while the vCPU
+ * thread updates it: each field is a plain aligned 64-bit word, so a read
+ * sees some recent value, which is all statistics need.
+ */
+static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
+                               const char *name, void *opaque, Error **errp)
+{
+    KVMVPMU *v = opaque;
+    const VPMUPerfStats *st = vpmu_perf_stats(v->perf);
+    struct {
+        const char *name;
+        uint64_t value;
+    } fields[] = {
+        { "msr-exits", v->msr_exits },
+        { "perf-opens", st->opens },
+        { "perf-open-failures", st->open_failures },
+        { "perf-closes", st->closes },
+        { "perf-ioctls", st->ioctls },
+        { "perf-reads", st->reads },
+        { "lazy-releases", st->lazy_releases },
+        { "overflow-signals", st->overflow_signals },
+        { "open-fds", vpmu_perf_open_fds(v->perf) },
+    };
+    unsigned i;
+
+    if (!visit_start_struct(visitor, name, NULL, 0, errp)) {
+        return;
+    }
+    for (i = 0; i < ARRAY_SIZE(fields); i++) {
+        if (!visit_type_uint64(visitor, fields[i].name, &fields[i].value,
+                               errp)) {
+            break;
+        }
+    }
+    if (i == ARRAY_SIZE(fields)) {
+        visit_check_struct(visitor, errp);
+    }
+    visit_end_struct(visitor, NULL);
+}
+
 bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -265,6 +308,8 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
                                     kvm_vpmu_release_timer, v);
     vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
     cpu->vpmu = &v->state;
+    object_property_add(OBJECT(cpu), "x-vpmu-stats", "VPMUStats",
+                        kvm_vpmu_get_stats, NULL, NULL, v);
     return true;
 }
 
@@ -301,6 +346,7 @@ static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
         /* A vCPU without our vPMU has no PMU MSRs: #GP. */
         return false;
     }
+    kvm_vpmu(cpu)->msr_exits++;
     if (msr == VPMU_MSR_DEBUGCTL) {
         if (!kvm_vpmu_kvm_debugctl(cpu, &kvm_part, false) ||
             !vpmu_msr_read(cpu->vpmu, msr, &pmu_part, false)) {
@@ -320,6 +366,7 @@ static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
     if (!cpu->vpmu) {
         return false;
     }
+    kvm_vpmu(cpu)->msr_exits++;
     if (msr == VPMU_MSR_DEBUGCTL) {
         /* The model checks the reserved bits before KVM sees anything. */
         vpmu_msr_read(cpu->vpmu, msr, &old_pmu_part, true);
@@ -435,6 +482,7 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
         return;
     }
     v = kvm_vpmu(cpu);
+    object_property_del(OBJECT(cpu), "x-vpmu-stats");
     timer_free(v->release_timer);
     vpmu_release_all(&v->state);
     vpmu_perf_free(v->perf);

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+#
+# qemu-vpmu: benchmark of the vPMU's per-operation cost (not a test)
+#
+# Copyright (c) 2026 The qemu-vpmu authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# usage: vpmu-bench.py --qemu QEMU --guest bench.elf [-- EXTRA QEMU ARGS]
+#
+# Boots tests/guest/bench.c once.  The guest times each operation in TSC
+# cycles; between phases it waits on COM1 while this script reads the
+# vCPU's x-vpmu-stats over QMP, so that perf syscalls per operation come
+# from QEMU's own counters and the timed loops are not disturbed.  Every
+# cost is printed as a ratio to the bare userspace exit (RDMSR 0x35, which
+# QEMU answers without the vPMU), measured in the same run: these machines
+# are too noisy for absolute numbers to mean much.
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmp import QMP                                       # noqa: E402
+
+CPU_PATH = '/machine/unattached/device[0]'
+STAT_COLUMNS = [('perf-opens', 'opens'), ('perf-ioctls', 'ioctls'),
+                ('perf-closes', 'closes'), ('perf-reads', 'reads')]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--qemu', required=True)
+    ap.add_argument('--guest', required=True)
+    ap.add_argument('extra', nargs='*')
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix='vpmu-bench-')
+    sock = os.path.join(tmp, 'qmp.sock')
+    extra = args.extra or ['-cpu', 'host,pmu=on']
+    cmd = [args.qemu, '-M', 'pc', '-accel', 'kvm', '-m', '64M', '-nodefaults',
+           '-display', 'none', '-no-reboot', '-serial', 'stdio',
+           '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+           '-qmp', f'unix:{sock},server=on,wait=off',
+           '-kernel', args.guest] + extra
+    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=sys.stderr, bufsize=0)
+    qmp = QMP(sock)
+    results = []
+    before = None
+    try:
+        for raw in qemu.stdout:
+            line = raw.decode(errors='replace').strip()
+            words = line.split()
+            if not words:
+                continue
+            if words[0] == 'BENCH-START':
+                before = qmp.cmd('qom-get', path=CPU_PATH,
+                                 property='x-vpmu-stats')
+            elif words[0] == 'BENCH-END':
+                after = qmp.cmd('qom-get', path=CPU_PATH,
+                                property='x-vpmu-stats')
+                name, iters, cycles = words[1], int(words[2]), int(words[3])
+                per_op = {k: (after[k] - before[k]) / iters
+                          for k, _ in STAT_COLUMNS}
+                results.append((name, cycles / iters, per_op))
+            elif words[0] == 'BENCH-DONE':
+                break
+            else:
+                continue
+            qemu.stdin.write(b'g')
+    finally:
+        qmp.close()
+        qemu.kill()
+        qemu.wait()
+
+    if not results or results[0][0] != 'bare-exit':
+        print('vpmu-bench: the guest produced no results', file=sys.stderr)
+        return 1
+    floor = results[0][1]
+    print(f'{"operation":<22}{"TSC cycles":>12}{"x bare exit":>13}' +
+          ''.join(f'{label:>8}' for _, label in STAT_COLUMNS))
+    for name, cycles, per_op in results:
+        print(f'{name:<22}{cycles:>12.0f}{cycles / floor:>13.2f}' +
+              ''.join(f'{per_op[k]:>8.2f}' for k, _ in STAT_COLUMNS))
+    print('(opens, ioctls, closes, reads: host perf syscalls per operation; '
+          'context-switch = GLOBAL_CTRL=0, 4 counter reads, 4 selector '
+          'writes, GLOBAL_CTRL=0xf)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

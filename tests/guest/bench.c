@@ -1,0 +1,101 @@
+/*
+ * qemu-vpmu benchmark guest: cost of PMU operations in TSC cycles
+ *
+ * Copyright (c) 2026 The qemu-vpmu authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Driven by tests/bench/vpmu-bench.py.  Before and after each phase the
+ * guest prints a line and waits for a byte on COM1, so that the script can
+ * read QEMU's vPMU statistics (perf syscalls) between phases without
+ * disturbing the timed loops.  Every phase runs ITERS operations; the line
+ * after it gives the TSC cycles they took.
+ */
+#include "libguest.h"
+
+#define ITERS 2000
+#define CYCLES_EN (EVTSEL_EN | EVTSEL_USR | EVTSEL_OS | EVENT_CORE_CYCLES)
+#define REF_EN (EVTSEL_EN | EVTSEL_USR | EVTSEL_OS | EVENT_REF_CYCLES)
+#define NR_GP 4
+
+typedef void phase_fn(unsigned i);
+
+static void op_bare_exit(unsigned i)
+{
+    /* QEMU already answers this MSR in userspace: the exit floor. */
+    rdmsr(MSR_CORE_THREAD_COUNT);
+}
+
+static void op_global_ctrl_toggle(unsigned i)
+{
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, i & 1 ? 0 : 0xf);
+}
+
+static void op_evtsel_en_toggle(unsigned i)
+{
+    wrmsr(MSR_IA32_PERFEVTSEL0, i & 1 ? CYCLES_EN & ~EVTSEL_EN : CYCLES_EN);
+}
+
+static void op_counter_read(unsigned i)
+{
+    rdmsr(MSR_IA32_PMC0);
+}
+
+static void op_event_change(unsigned i)
+{
+    wrmsr(MSR_IA32_PERFEVTSEL0, i & 1 ? REF_EN : CYCLES_EN);
+}
+
+/* What a guest kernel does around a context switch. */
+static void op_context_switch(unsigned i)
+{
+    unsigned c;
+
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
+    for (c = 0; c < NR_GP; c++) {
+        rdmsr(MSR_IA32_PMC0 + c);
+    }
+    for (c = 0; c < NR_GP; c++) {
+        wrmsr(MSR_IA32_PERFEVTSEL0 + c, CYCLES_EN);
+    }
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0xf);
+}
+
+static void run_phase(const char *name, phase_fn *fn)
+{
+    uint64_t t0, t1;
+    unsigned i;
+
+    guest_printf("BENCH-START %s\n", name);
+    serial_getc();
+    t0 = rdtsc();
+    for (i = 0; i < ITERS; i++) {
+        fn(i);
+    }
+    t1 = rdtsc();
+    guest_printf("BENCH-END %s %u %lu\n", name, ITERS, t1 - t0);
+    serial_getc();
+}
+
+int main(void)
+{
+    unsigned c;
+
+    /* Four cycle counters, enabled, as a profiling guest would have. */
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
+    for (c = 0; c < NR_GP; c++) {
+        wrmsr(MSR_IA32_PERFEVTSEL0 + c, CYCLES_EN);
+    }
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0xf);
+
+    run_phase("bare-exit", op_bare_exit);
+    run_phase("global-ctrl-toggle", op_global_ctrl_toggle);
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0xf);
+    run_phase("evtsel-en-toggle", op_evtsel_en_toggle);
+    wrmsr(MSR_IA32_PERFEVTSEL0, CYCLES_EN);
+    run_phase("counter-read", op_counter_read);
+    run_phase("event-change", op_event_change);
+    wrmsr(MSR_IA32_PERFEVTSEL0, CYCLES_EN);
+    run_phase("context-switch", op_context_switch);
+    guest_printf("BENCH-DONE\n");
+    guest_exit(0);
+}
