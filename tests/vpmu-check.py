@@ -19,8 +19,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'guest'))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'bench'))
 import importlib
 run_guest_mod = importlib.import_module('run-guest')
+from qmp import QMP                                       # noqa: E402
 
 results = {'passed': 0, 'failed': 0, 'skipped': 0}
 
@@ -116,6 +118,100 @@ def fuzz_test(seconds):
            p.returncode == 0 and bool(summary), time.monotonic() - start, out)
 
 
+def perf_fds(pid):
+    """QEMU's open perf event fds: how many, and the lowest number."""
+    perf = []
+    for fd in os.listdir(f'/proc/{pid}/fd'):
+        try:
+            if 'perf_event' in os.readlink(f'/proc/{pid}/fd/{fd}'):
+                perf.append(int(fd))
+        except OSError:
+            pass
+    return len(perf), min(perf, default=None)
+
+
+def host_test(args):
+    """
+    pmu-host: the host side seen from outside QEMU.  At each SYNC the guest
+    waits while we count QEMU's perf fds (one per counting counter, none
+    leaked by event churn, none left after lazy release) and make
+    perf_event_open fail with EMFILE.
+    """
+    import resource
+    import tempfile
+    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-host.elf')
+    sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-check-'), 'qmp.sock')
+    cmd = run_guest_mod.qemu_command(args.qemu, elf, [
+        '-cpu', 'host,pmu=on', '-accel', 'kvm,vpmu-release-ms=100',
+        '-qmp', f'unix:{sock},server=on,wait=off'])
+    start = time.monotonic()
+    log, ok = [], True
+    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            bufsize=0)
+    limits = resource.prlimit(qemu.pid, resource.RLIMIT_NOFILE)
+    qmp = QMP(sock)
+
+    def expect(cond, what):
+        nonlocal ok
+        log.append(f'{"ok" if cond else "FAILED"}: {what}')
+        ok = ok and cond
+
+    try:
+        for raw in qemu.stdout:
+            line = raw.decode(errors='replace').rstrip()
+            log.append(line)
+            words = line.split()
+            if len(words) != 2 or words[0] != 'SYNC':
+                continue
+            step = words[1]
+            software = any('software mode' in l for l in log)
+            if step == 'counters-open':
+                # Fixed counter 0 (instructions) has no fd in software mode.
+                want = 6 if software else 7
+                n, _ = perf_fds(qemu.pid)
+                expect(n == want, f'{n} perf fds for {want} counting '
+                       'counters after 100 event changes')
+            elif step == 'released':
+                time.sleep(0.6)
+                n, _ = perf_fds(qemu.pid)
+                expect(n == 0, f'{n} perf fds 0.6 s after every counter '
+                       'stopped (vpmu-release-ms=100)')
+            elif step == 're-created':
+                n, _ = perf_fds(qemu.pid)
+                expect(n == (6 if software else 7),
+                       f'{n} perf fds once counting again')
+            elif step == 'emfile':
+                # Below every perf fd: even a number freed by closing the
+                # old event is out of reach, so the next open fails.
+                _, lowest = perf_fds(qemu.pid)
+                resource.prlimit(qemu.pid, resource.RLIMIT_NOFILE,
+                                 (lowest, limits[1]))
+            elif step == 'emfile-lifted':
+                resource.prlimit(qemu.pid, resource.RLIMIT_NOFILE, limits)
+                expect(any('too many open files: raise QEMU' in l
+                           for l in log), 'QEMU named EMFILE and its fix')
+            elif step == 'overflowed':
+                stats = qmp.cmd('qom-get', path='/machine/unattached/'
+                                'device[0]', property='x-vpmu-stats')
+                expect(stats['overflow-signals'] >= 1,
+                       f'{stats["overflow-signals"]} overflow signals '
+                       'reached the vCPU thread')
+            qemu.stdin.write(b'g')
+        status = qemu.wait(timeout=60)
+        qmp.close()
+    except Exception as e:                      # noqa: BLE001
+        qemu.kill()
+        status = -1
+        log.append(f'harness error: {e!r}')
+    checks = [l for l in log if l.startswith('ok ') or
+              l.startswith('not ok ')]
+    expect(status == 1, f'guest exited cleanly (QEMU status {status})')
+    ok = ok and not any(l.startswith('not ok') for l in checks)
+    report(f'host/pmu-host ({len(checks)} guest checks)', ok,
+           time.monotonic() - start, '\n'.join(log))
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -160,6 +256,7 @@ def main():
                    'version it reports is not known in advance')
         guest_test(args, 'demo', 'demo', host_pmu)
         conformance_tests(args)
+        host_test(args)
         config_error_test(args, 'gp-counters-out-of-range',
                           'host,pmu=on,pmu-gp-counters=9',
                           'vPMU: pmu-gp-counters=9 is out of range 1..8')

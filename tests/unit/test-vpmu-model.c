@@ -271,6 +271,11 @@ static const Rule rules[] = {
         { WR, PMC(0), (uint32_t)-10 },
         { WR, EVTSEL(0), EVTSEL_CYCLES | VPMU_EVTSEL_INT }, { TICK, 0, 20 },
         { WR, EVTSEL(0), EVTSEL_CYCLES }, { PENDING, 0, 1 } } },
+    { "two-overflows-in-one-exit-both-show", .ops = {
+        { WR, EVTSEL(0), EVTSEL_CYCLES | VPMU_EVTSEL_INT },
+        { WR, EVTSEL(3), EVTSEL_CYCLES }, { WR, PMC(0), (uint32_t)-1 },
+        { WR, PMC(3), (uint32_t)-2 }, { TICK, 0, 5 },
+        { RD, GSTATUS, 0x9 }, { PENDING, 0, 1 } } },
     { "counting-needs-en-and-global-bit", .ops = {
         { WR, GCTRL, 0 }, { WR, EVTSEL(0), EVTSEL_CYCLES }, { TICK, 0, 5 },
         { RD, PMC(0), 0 }, { WR, GCTRL, 1 }, { TICK, 0, 5 },

@@ -25,6 +25,7 @@
 #include "hw/i386/vpmu.h"
 #include "hw/i386/vpmu-perf.h"
 #include "vpmu-kvm.h"
+#include "trace/trace-hw_i386_vpmu.h"
 
 /*
  * Counter overflows signal the vCPU thread with this real-time signal
@@ -410,7 +411,8 @@ void kvm_vpmu_pre_run(X86CPU *cpu)
     kvm_vpmu_signalled = 0;
     vpmu_perf_note_signal(kvm_vpmu(cpu)->perf);
     /* Overflow status and PMI requests become current; counters re-arm. */
-    vpmu_poll(cpu->vpmu);
+    trace_vpmu_kvm_overflow_signal(CPU(cpu)->cpu_index,
+                                   vpmu_poll(cpu->vpmu));
 }
 
 /* Once per process: the handler; per vCPU thread: unblock the signal. */
