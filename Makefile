@@ -17,7 +17,7 @@ QB := $(B)/qemu-build
 GB := $(B)/guest
 PY := /usr/bin/python3
 EMU := $(B)/qemu-system-x86_64
-UNIT_TESTS := tests/unit/test-vpmu-model
+UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-events
 JOBS ?= $(shell nproc)
 
 QEMU_CONFIGURE := --target-list=x86_64-softmmu \

@@ -68,9 +68,9 @@ def guest_test(args, name, guest, extra, expect_stderr=()):
     report(f'guest/{name} ({len(checks)} checks)', ok, secs, out)
 
 
-def config_error_test(args, name, cpu, expect):
+def config_error_test(args, name, cpu, expect, accel='kvm'):
     """QEMU must refuse @cpu at realize with a message containing @expect."""
-    cmd = [args.qemu, '-M', 'pc', '-accel', 'kvm', '-nodefaults',
+    cmd = [args.qemu, '-M', 'pc', '-accel', accel, '-nodefaults',
            '-display', 'none', '-cpu', cpu, '-S']
     start = time.monotonic()
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -228,6 +228,7 @@ def main():
     args = ap.parse_args()
 
     unit_test(args.qemu_build, 'test-vpmu-model')
+    unit_test(args.qemu_build, 'test-vpmu-events')
     fuzz_test(20)
 
     problem = run_guest_mod.kvm_problem()
@@ -263,6 +264,15 @@ def main():
         config_error_test(args, 'version-out-of-range',
                           'host,pmu=on,pmu-version=6',
                           'vPMU: pmu-version=6 is out of range 2..5')
+        if not os.path.exists('/sys/bus/event_source/devices/cpu'):
+            config_error_test(args, 'hardware-backend-without-host-pmu',
+                              'host,pmu=on', 'vpmu-backend=hardware, but '
+                              'the host cannot count guest events',
+                              accel='kvm,vpmu-backend=hardware')
+        else:
+            report('config/hardware-backend-without-host-pmu', None, 0,
+                   'NOT TESTED: this host has a PMU, so vpmu-backend='
+                   'hardware is expected to work')
 
     print(f'{results["passed"]} passed, {results["failed"]} failed'
           + (f', {results["skipped"]} skipped' if results['skipped'] else ''))

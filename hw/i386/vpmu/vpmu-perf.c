@@ -27,8 +27,10 @@
 #include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "hw/i386/vpmu-perf.h"
+#include "hw/i386/vpmu-events.h"
 #include "trace.h"
 
+#include <cpuid.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
@@ -94,9 +96,11 @@ static const char *vpmu_perf_hint(int err)
         return "the host PMU is taken by another user (e.g. a pinned perf "
                "session or the NMI watchdog)";
     case ENOENT:
-    case EOPNOTSUPP:
     case ENODEV:
-        return "the host PMU does not support this event";
+        return "the host has no PMU that perf can use, or not this event";
+    case EOPNOTSUPP:
+        return "the host PMU is not Intel's (guest events are Intel "
+               "encodings), or cannot count guest mode only";
     case EINVAL:
         return "the host kernel rejects this event encoding";
     default:
@@ -104,7 +108,20 @@ static const char *vpmu_perf_hint(int err)
     }
 }
 
-/* Can this host count guest-only hardware events?  0, or an errno. */
+/* Guest events are Intel encodings: only an Intel host PMU counts them. */
+static bool vpmu_perf_host_is_intel(void)
+{
+    unsigned int eax, ebx, ecx, edx;
+
+    return __get_cpuid(0, &eax, &ebx, &ecx, &edx) &&
+           ebx == signature_INTEL_ebx && ecx == signature_INTEL_ecx &&
+           edx == signature_INTEL_edx;
+}
+
+/*
+ * Can this host count guest-only hardware events?  0, or an errno
+ * (EOPNOTSUPP for a host PMU that is not Intel's).
+ */
 static int vpmu_perf_probe(void)
 {
     struct perf_event_attr attr = {
@@ -120,7 +137,8 @@ static int vpmu_perf_probe(void)
         fd = perf_event_open(&attr, 0);
         if (fd >= 0) {
             close(fd);
-            vpmu_perf_probe_errno = 0;
+            vpmu_perf_probe_errno = vpmu_perf_host_is_intel() ? 0
+                                                              : EOPNOTSUPP;
         } else {
             vpmu_perf_probe_errno = errno;
         }
@@ -138,7 +156,8 @@ VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp)
     if (opts->mode == VPMU_PERF_HARDWARE && err) {
         error_setg(errp, "vPMU: vpmu-backend=hardware, but the host cannot "
                    "count guest events (perf_event_open of CPU cycles: %s): "
-                   "%s", strerror(err), vpmu_perf_hint(err));
+                   "%s; use vpmu-backend=auto or software here",
+                   strerror(err), vpmu_perf_hint(err));
         return NULL;
     }
     if (!mode_reported) {
@@ -223,6 +242,33 @@ static bool vpmu_perf_software(void)
     return vpmu_perf_global_mode == VPMU_PERF_SOFTWARE;
 }
 
+const char *vpmu_perf_event_name(const VPMUHostEvent *ev)
+{
+    static const char *const fixed_names[VPMU_MAX_FIXED] = {
+        "instructions", "cycles", "ref-cycles", "slots",
+    };
+    const char *name;
+
+    if (ev->fixed) {
+        return fixed_names[ev->index];
+    }
+    /* The host's tables name Intel events only on an Intel host. */
+    if (!vpmu_perf_software() &&
+        vpmu_event_lookup(ev->eventsel, &name) == VPMU_EVENT_KNOWN) {
+        return name;
+    }
+    switch (ev->eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK)) {
+    case VPMU_EVENT_CORE_CYCLES:
+        return "cycles";
+    case VPMU_EVENT_REF_CYCLES:
+        return "ref-cycles";
+    case VPMU_EVENT_INST_RETIRED:
+        return "instructions";
+    default:
+        return "raw";
+    }
+}
+
 /* Guest events to host units: software mode counts nanoseconds. */
 static uint64_t vpmu_perf_host_period(VPMUPerf *p, uint64_t period)
 {
@@ -256,6 +302,14 @@ static bool vpmu_perf_attr(VPMUPerf *p, const VPMUHostEvent *ev,
         return true;
     }
 
+    /*
+     * A GP counter's event must be one the host has; a fixed counter's
+     * is architectural.  Without libpfm tables for this host, trust it.
+     */
+    if (!ev->fixed &&
+        vpmu_event_lookup(ev->eventsel, NULL) == VPMU_EVENT_UNKNOWN) {
+        return false;
+    }
     attr->type = PERF_TYPE_RAW;
     attr->config = ev->eventsel & VPMU_RAW_EVENT_MASK;
     attr->exclude_user = !(ev->eventsel & VPMU_EVTSEL_USR);
@@ -304,9 +358,11 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
     if (!vpmu_perf_attr(p, &s->ev, s->period, &attr)) {
         trace_vpmu_perf_unsupported(slot, s->ev.eventsel);
         qemu_log_mask(LOG_UNIMP, "vpmu: %s counter %u: event 0x%" PRIx64
-                      " cannot be counted on this host; it stays frozen\n",
-                      s->ev.fixed ? "fixed" : "general-purpose", s->ev.index,
-                      s->ev.eventsel);
+                      " cannot be counted on this host (%s); it stays "
+                      "frozen\n", s->ev.fixed ? "fixed" : "general-purpose",
+                      s->ev.index, s->ev.eventsel,
+                      vpmu_perf_software() ? "software mode counts cycles "
+                      "only" : "not in the host PMU's event tables");
         s->unsupported = true;
         return false;
     }
@@ -325,7 +381,8 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
                      strerror(err), vpmu_perf_hint(err));
         return false;
     }
-    trace_vpmu_perf_open(p->tid, slot, attr.type, attr.config, fd);
+    trace_vpmu_perf_open(p->tid, slot, attr.type, attr.config, fd,
+                         vpmu_perf_event_name(&s->ev));
     vpmu_perf_arm_signal(p, fd);
     s->fd = fd;
     s->last = 0;

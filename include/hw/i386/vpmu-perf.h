@@ -85,6 +85,8 @@ unsigned vpmu_perf_stopped(const VPMUPerf *p);
 unsigned vpmu_perf_release_idle(VPMUPerf *p, int64_t now_ns, int64_t idle_ns);
 void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info);
 const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p);
+/* The name perf users know the event by ("cycles", "skl::INST_RETIRED"). */
+const char *vpmu_perf_event_name(const VPMUHostEvent *ev);
 /* Count an overflow signal (called from the vCPU, not the handler). */
 void vpmu_perf_note_signal(VPMUPerf *p);
 
