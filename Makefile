@@ -17,7 +17,8 @@ QB := $(B)/qemu-build
 GB := $(B)/guest
 PY := /usr/bin/python3
 EMU := $(B)/qemu-system-x86_64
-UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-events
+UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-events \
+	tests/unit/test-vpmu-perf
 JOBS ?= $(shell nproc)
 
 QEMU_CONFIGURE := --target-list=x86_64-softmmu \

@@ -229,6 +229,7 @@ def main():
 
     unit_test(args.qemu_build, 'test-vpmu-model')
     unit_test(args.qemu_build, 'test-vpmu-events')
+    unit_test(args.qemu_build, 'test-vpmu-perf')
     fuzz_test(20)
 
     problem = run_guest_mod.kvm_problem()

@@ -51,6 +51,8 @@ typedef struct VPMUPerfSlot {
 } VPMUPerfSlot;
 
 struct VPMUPerf {
+    const VPMUPerfSys *sys;
+    VPMUPerfMode mode;          /* HARDWARE or SOFTWARE */
     VPMUPerfOptions opts;
     int tid;                    /* vCPU thread; 0 until attached */
     uint64_t tsc_khz;
@@ -76,11 +78,53 @@ static int vpmu_perf_probe_errno = -1;
  */
 #define VPMU_SW_MIN_PERIOD_NS 1000000
 
-static int perf_event_open(struct perf_event_attr *attr, int tid)
+static int vpmu_sys_open(struct perf_event_attr *attr, int tid)
 {
     return syscall(__NR_perf_event_open, attr, tid, -1, -1,
                    PERF_FLAG_FD_CLOEXEC);
 }
+
+static int vpmu_sys_ioctl(int fd, unsigned long request, uint64_t *arg)
+{
+    return ioctl(fd, request, arg);
+}
+
+static ssize_t vpmu_sys_read(int fd, void *buf, size_t len)
+{
+    return read(fd, buf, len);
+}
+
+static int vpmu_sys_close(int fd)
+{
+    return close(fd);
+}
+
+/* Route the event's overflow to the vCPU thread as a signal. */
+static int vpmu_sys_route_signal(int fd, int tid, int signo)
+{
+    struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = tid };
+
+    if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETSIG, signo) < 0 ||
+        fcntl(fd, F_SETOWN_EX, &owner) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+static int64_t vpmu_sys_now_ns(void)
+{
+    return g_get_monotonic_time() * 1000;
+}
+
+const VPMUPerfSys vpmu_perf_linux = {
+    .open = vpmu_sys_open,
+    .ioctl = vpmu_sys_ioctl,
+    .read = vpmu_sys_read,
+    .close = vpmu_sys_close,
+    .route_signal = vpmu_sys_route_signal,
+    .now_ns = vpmu_sys_now_ns,
+};
 
 static const char *vpmu_perf_hint(int err)
 {
@@ -134,7 +178,7 @@ static int vpmu_perf_probe(void)
     int fd;
 
     if (vpmu_perf_probe_errno < 0) {
-        fd = perf_event_open(&attr, 0);
+        fd = vpmu_sys_open(&attr, 0);
         if (fd >= 0) {
             close(fd);
             vpmu_perf_probe_errno = vpmu_perf_host_is_intel() ? 0
@@ -149,9 +193,7 @@ static int vpmu_perf_probe(void)
 VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp)
 {
     static bool mode_reported;
-    VPMUPerf *p;
     int err = vpmu_perf_probe();
-    unsigned i;
 
     if (opts->mode == VPMU_PERF_HARDWARE && err) {
         error_setg(errp, "vPMU: vpmu-backend=hardware, but the host cannot "
@@ -182,7 +224,18 @@ VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp)
         }
     }
 
-    p = g_new0(VPMUPerf, 1);
+    return vpmu_perf_new_with(&vpmu_perf_linux, vpmu_perf_global_mode, opts);
+}
+
+VPMUPerf *vpmu_perf_new_with(const VPMUPerfSys *sys, VPMUPerfMode mode,
+                             const VPMUPerfOptions *opts)
+{
+    VPMUPerf *p = g_new0(VPMUPerf, 1);
+    unsigned i;
+
+    assert(mode != VPMU_PERF_AUTO);
+    p->mode = mode;
+    p->sys = sys;
     p->opts = *opts;
     for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
         p->slot[i].fd = -1;
@@ -199,7 +252,7 @@ void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz, int signo)
 
 VPMUPerfMode vpmu_perf_mode(const VPMUPerf *p)
 {
-    return vpmu_perf_global_mode;
+    return p->mode;
 }
 
 unsigned vpmu_perf_open_fds(const VPMUPerf *p)
@@ -237,12 +290,12 @@ static bool vpmu_perf_is_cycles(const VPMUHostEvent *ev)
     }
 }
 
-static bool vpmu_perf_software(void)
+static bool vpmu_perf_software(const VPMUPerf *p)
 {
-    return vpmu_perf_global_mode == VPMU_PERF_SOFTWARE;
+    return p->mode == VPMU_PERF_SOFTWARE;
 }
 
-const char *vpmu_perf_event_name(const VPMUHostEvent *ev)
+const char *vpmu_perf_event_name(const VPMUPerf *p, const VPMUHostEvent *ev)
 {
     static const char *const fixed_names[VPMU_MAX_FIXED] = {
         "instructions", "cycles", "ref-cycles", "slots",
@@ -253,7 +306,7 @@ const char *vpmu_perf_event_name(const VPMUHostEvent *ev)
         return fixed_names[ev->index];
     }
     /* The host's tables name Intel events only on an Intel host. */
-    if (!vpmu_perf_software() &&
+    if (!vpmu_perf_software(p) &&
         vpmu_event_lookup(ev->eventsel, &name) == VPMU_EVENT_KNOWN) {
         return name;
     }
@@ -272,7 +325,7 @@ const char *vpmu_perf_event_name(const VPMUHostEvent *ev)
 /* Guest events to host units: software mode counts nanoseconds. */
 static uint64_t vpmu_perf_host_period(VPMUPerf *p, uint64_t period)
 {
-    if (vpmu_perf_software() && p->tsc_khz) {
+    if (vpmu_perf_software(p) && p->tsc_khz) {
         period = MAX(muldiv64(period, 1000000, p->tsc_khz),
                      VPMU_SW_MIN_PERIOD_NS);
     }
@@ -292,7 +345,7 @@ static bool vpmu_perf_attr(VPMUPerf *p, const VPMUHostEvent *ev,
     attr->sample_period = vpmu_perf_host_period(p, period);
     attr->wakeup_events = 1;
 
-    if (vpmu_perf_software()) {
+    if (vpmu_perf_software(p)) {
         if (!vpmu_perf_is_cycles(ev) ||
             !(ev->eventsel & (VPMU_EVTSEL_USR | VPMU_EVTSEL_OS))) {
             return false;
@@ -326,26 +379,24 @@ static void vpmu_perf_close(VPMUPerf *p, unsigned slot)
 
     if (s->fd >= 0) {
         trace_vpmu_perf_close(slot, s->fd);
-        close(s->fd);
+        p->sys->close(s->fd);
         p->stats.closes++;
         s->fd = -1;
     }
 }
 
-/* Route the event's overflow to the vCPU thread as a signal. */
 static void vpmu_perf_arm_signal(VPMUPerf *p, int fd)
 {
-    struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = p->tid };
+    int ret;
 
     if (!p->signo || !p->tid) {
         return;
     }
-    if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0 ||
-        fcntl(fd, F_SETSIG, p->signo) < 0 ||
-        fcntl(fd, F_SETOWN_EX, &owner) < 0) {
+    ret = p->sys->route_signal(fd, p->tid, p->signo);
+    if (ret < 0) {
         warn_report_once("vPMU: cannot route counter overflows to the vCPU "
                          "thread (%s); overflow status is then seen only "
-                         "when the guest reads it", strerror(errno));
+                         "when the guest reads it", strerror(-ret));
     }
 }
 
@@ -361,13 +412,13 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
                       " cannot be counted on this host (%s); it stays "
                       "frozen\n", s->ev.fixed ? "fixed" : "general-purpose",
                       s->ev.index, s->ev.eventsel,
-                      vpmu_perf_software() ? "software mode counts cycles "
+                      vpmu_perf_software(p) ? "software mode counts cycles "
                       "only" : "not in the host PMU's event tables");
         s->unsupported = true;
         return false;
     }
     p->stats.opens++;
-    fd = perf_event_open(&attr, p->tid);
+    fd = p->sys->open(&attr, p->tid);
     if (fd < 0) {
         int err = errno;
 
@@ -382,7 +433,7 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
         return false;
     }
     trace_vpmu_perf_open(p->tid, slot, attr.type, attr.config, fd,
-                         vpmu_perf_event_name(&s->ev));
+                         vpmu_perf_event_name(p, &s->ev));
     vpmu_perf_arm_signal(p, fd);
     s->fd = fd;
     s->last = 0;
@@ -403,7 +454,7 @@ static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
         return s->carried + s->last;
     }
     p->stats.reads++;
-    n = read(s->fd, buf, sizeof(buf));
+    n = p->sys->read(s->fd, buf, sizeof(buf));
     if (n == 0) {
         /*
          * A pinned event that lost its counter to the host is in error
@@ -416,7 +467,7 @@ static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
         }
         if (s->enabled) {
             p->stats.ioctls++;
-            ioctl(s->fd, PERF_EVENT_IOC_ENABLE, 0);
+            p->sys->ioctl(s->fd, PERF_EVENT_IOC_ENABLE, NULL);
         }
         return s->carried + s->last;
     }
@@ -435,7 +486,7 @@ static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
     if (p->opts.scale && buf[2] && buf[2] < buf[1]) {
         value = muldiv64(value, buf[1], buf[2]);
     }
-    if (vpmu_perf_software()) {
+    if (vpmu_perf_software(p)) {
         /* task-clock counts nanoseconds; the guest expects TSC cycles. */
         value = muldiv64(value, p->tsc_khz, 1000000);
     }
@@ -477,7 +528,7 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
     }
     s->enabled = enabled;
     if (!enabled) {
-        s->stopped_at = g_get_monotonic_time() * 1000;
+        s->stopped_at = p->sys->now_ns();
     }
     if (s->fd < 0) {
         /* Released while stopped: a new event continues the count. */
@@ -491,7 +542,8 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
     }
     trace_vpmu_perf_enable(slot, s->fd, enabled);
     p->stats.ioctls++;
-    ioctl(s->fd, enabled ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0);
+    p->sys->ioctl(s->fd, enabled ? PERF_EVENT_IOC_ENABLE :
+                  PERF_EVENT_IOC_DISABLE, NULL);
 }
 
 static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
@@ -506,7 +558,7 @@ static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
     }
     host_period = vpmu_perf_host_period(p, period);
     p->stats.ioctls++;
-    ioctl(s->fd, PERF_EVENT_IOC_PERIOD, &host_period);
+    p->sys->ioctl(s->fd, PERF_EVENT_IOC_PERIOD, &host_period);
 }
 
 static uint64_t vpmu_perf_read(void *opaque, unsigned slot)

@@ -60,6 +60,28 @@ typedef struct VPMUPerf VPMUPerf;
 
 extern const VPMUBackendOps vpmu_perf_ops;
 
+struct perf_event_attr;
+
+/*
+ * The system calls the backend makes, so that unit tests can inject
+ * failures and time.  Errors are -1 with errno set, as the syscalls do,
+ * except route_signal, which returns -errno.
+ */
+typedef struct VPMUPerfSys {
+    int (*open)(struct perf_event_attr *attr, int tid);
+    int (*ioctl)(int fd, unsigned long request, uint64_t *arg);
+    ssize_t (*read)(int fd, void *buf, size_t len);
+    int (*close)(int fd);
+    int (*route_signal)(int fd, int tid, int signo);
+    int64_t (*now_ns)(void);
+} VPMUPerfSys;
+
+extern const VPMUPerfSys vpmu_perf_linux;
+
+/* A backend over @sys in @mode (not AUTO), without probing: for tests. */
+VPMUPerf *vpmu_perf_new_with(const VPMUPerfSys *sys, VPMUPerfMode mode,
+                             const VPMUPerfOptions *opts);
+
 /*
  * A backend for one vCPU.  The first call decides the mode for the whole
  * process and says once which mode runs and why; it fails only when the
@@ -86,7 +108,7 @@ unsigned vpmu_perf_release_idle(VPMUPerf *p, int64_t now_ns, int64_t idle_ns);
 void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info);
 const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p);
 /* The name perf users know the event by ("cycles", "skl::INST_RETIRED"). */
-const char *vpmu_perf_event_name(const VPMUHostEvent *ev);
+const char *vpmu_perf_event_name(const VPMUPerf *p, const VPMUHostEvent *ev);
 /* Count an overflow signal (called from the vCPU, not the handler). */
 void vpmu_perf_note_signal(VPMUPerf *p);
 

@@ -1,0 +1,399 @@
+/*
+ * qemu-vpmu: unit tests of the perf backend, through the model, over a
+ * fake system-call layer (injected failures and time)
+ *
+ * Copyright (c) 2026 The qemu-vpmu authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "hw/i386/vpmu.h"
+#include "hw/i386/vpmu-perf.h"
+#include "hw/i386/vpmu-events.h"
+
+#include <linux/perf_event.h>
+
+#define FAKE_FD0 100
+#define MAX_FDS 64
+#define TSC_KHZ 2000000     /* 2 GHz: 2 cycles per ns */
+
+typedef struct FakeFd {
+    bool open, enabled, signal_routed;
+    struct perf_event_attr attr;
+    uint64_t count;             /* in host units */
+    uint64_t time_enabled, time_running;
+    uint64_t period;            /* last PERF_EVENT_IOC_PERIOD */
+    bool eof;                   /* pinned error state: read() returns 0 */
+} FakeFd;
+
+static struct {
+    FakeFd fd[MAX_FDS];
+    int nfds;
+    int open_errno;             /* next opens fail with this */
+    unsigned opens, closes, enables, disables, periods;
+    int64_t now;
+} fk;
+
+static FakeFd *fake_fd(int fd)
+{
+    g_assert_cmpint(fd, >=, FAKE_FD0);
+    g_assert_cmpint(fd, <, FAKE_FD0 + fk.nfds);
+    g_assert_true(fk.fd[fd - FAKE_FD0].open);
+    return &fk.fd[fd - FAKE_FD0];
+}
+
+static int fake_open(struct perf_event_attr *attr, int tid)
+{
+    FakeFd *f;
+
+    if (fk.open_errno) {
+        errno = fk.open_errno;
+        return -1;
+    }
+    g_assert_cmpint(fk.nfds, <, MAX_FDS);
+    f = &fk.fd[fk.nfds];
+    memset(f, 0, sizeof(*f));
+    f->open = true;
+    f->attr = *attr;
+    fk.opens++;
+    return FAKE_FD0 + fk.nfds++;
+}
+
+static int fake_ioctl(int fd, unsigned long request, uint64_t *arg)
+{
+    FakeFd *f = fake_fd(fd);
+
+    switch (request) {
+    case PERF_EVENT_IOC_ENABLE:
+        f->enabled = true;
+        fk.enables++;
+        break;
+    case PERF_EVENT_IOC_DISABLE:
+        f->enabled = false;
+        fk.disables++;
+        break;
+    case PERF_EVENT_IOC_PERIOD:
+        f->period = *arg;
+        fk.periods++;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    return 0;
+}
+
+static ssize_t fake_read(int fd, void *buf, size_t len)
+{
+    FakeFd *f = fake_fd(fd);
+    uint64_t v[3] = { f->count, f->time_enabled, f->time_running };
+
+    g_assert_cmpuint(len, ==, sizeof(v));
+    if (f->eof) {
+        return 0;
+    }
+    memcpy(buf, v, sizeof(v));
+    return sizeof(v);
+}
+
+static int fake_close(int fd)
+{
+    fake_fd(fd)->open = false;
+    fk.closes++;
+    return 0;
+}
+
+static int fake_route_signal(int fd, int tid, int signo)
+{
+    fake_fd(fd)->signal_routed = true;
+    return 0;
+}
+
+static int64_t fake_now(void)
+{
+    return fk.now;
+}
+
+static const VPMUPerfSys fake_sys = {
+    .open = fake_open,
+    .ioctl = fake_ioctl,
+    .read = fake_read,
+    .close = fake_close,
+    .route_signal = fake_route_signal,
+    .now_ns = fake_now,
+};
+
+/* The host counts @n units on every enabled event, all of them running. */
+static void fake_tick(uint64_t n)
+{
+    int i;
+
+    for (i = 0; i < fk.nfds; i++) {
+        if (fk.fd[i].open && fk.fd[i].enabled) {
+            fk.fd[i].count += n;
+            fk.fd[i].time_enabled += n;
+            fk.fd[i].time_running += n;
+        }
+    }
+}
+
+static FakeFd *last_fd(void)
+{
+    g_assert_cmpint(fk.nfds, >, 0);
+    return &fk.fd[fk.nfds - 1];
+}
+
+typedef struct Fixture {
+    VPMUState s;
+    VPMUPerf *p;
+} Fixture;
+
+static void setup(Fixture *t, VPMUPerfMode mode, int width, bool scale)
+{
+    VPMUPerfOptions opts = { .mode = mode, .pinned = true, .scale = scale };
+    VPMUConfig cfg;
+
+    memset(&fk, 0, sizeof(fk));
+    vpmu_config_default(&cfg);
+    cfg.gp_width = cfg.fixed_width = width;
+    t->p = vpmu_perf_new_with(&fake_sys, mode, &opts);
+    vpmu_perf_attach(t->p, 1234, TSC_KHZ, SIGRTMIN + 6);
+    vpmu_state_init(&t->s, &cfg, &vpmu_perf_ops, t->p);
+}
+
+static void teardown(Fixture *t)
+{
+    vpmu_release_all(&t->s);
+    vpmu_perf_free(t->p);
+    g_assert_cmpuint(fk.opens, ==, fk.closes);     /* no fd leaked */
+}
+
+static void wr(Fixture *t, uint32_t msr, uint64_t val)
+{
+    g_assert_true(vpmu_msr_write(&t->s, msr, val, false));
+    vpmu_sync(&t->s);
+}
+
+static uint64_t rd(Fixture *t, uint32_t msr)
+{
+    uint64_t v;
+
+    g_assert_true(vpmu_msr_read(&t->s, msr, &v, false));
+    return v;
+}
+
+#define CYCLES (VPMU_EVTSEL_EN | VPMU_EVTSEL_USR | VPMU_EVTSEL_OS | \
+                VPMU_EVENT_CORE_CYCLES)
+
+/* Software mode: task-clock, nanoseconds scaled to TSC cycles. */
+static void test_software_translation(void)
+{
+    Fixture t;
+
+    setup(&t, VPMU_PERF_SOFTWARE, 48, false);
+    wr(&t, VPMU_MSR_PMC0, (uint32_t)-4000000);      /* 2 ms at 2 GHz */
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmpuint(last_fd()->attr.type, ==, PERF_TYPE_SOFTWARE);
+    g_assert_cmpuint(last_fd()->attr.config, ==, PERF_COUNT_SW_TASK_CLOCK);
+    g_assert_true(last_fd()->attr.disabled);
+    g_assert_true(last_fd()->enabled);
+    g_assert_true(last_fd()->signal_routed);
+    /* 4e6 cycles to overflow = 2e6 ns. */
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 2000000);
+    fake_tick(1000);                                /* 1000 ns */
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==,
+                    ((1ULL << 48) - 4000000 + 2000) & ((1ULL << 48) - 1));
+    /* A short distance is clamped to 1 ms (nested hosts livelock). */
+    wr(&t, VPMU_MSR_PMC0, (uint32_t)-10);
+    g_assert_cmpuint(last_fd()->period, ==, 1000000);
+    /* Instructions cannot be approximated: no event, frozen. */
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 1, VPMU_EVTSEL_EN | VPMU_EVTSEL_OS |
+       VPMU_EVENT_INST_RETIRED);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    teardown(&t);
+}
+
+/* Hardware mode: the guest's encoding, guest mode only, pinned. */
+static void test_hardware_translation(void)
+{
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, VPMU_EVTSEL_EN | VPMU_EVTSEL_USR |
+       (1ULL << 24) | VPMU_EVTSEL_INV | 0x01c2);    /* cmask 1, inv */
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmpuint(last_fd()->attr.type, ==, PERF_TYPE_RAW);
+    g_assert_cmphex(last_fd()->attr.config, ==,
+                    (1ULL << 24) | VPMU_EVTSEL_INV | 0x01c2);
+    g_assert_true(last_fd()->attr.exclude_host);
+    g_assert_false(last_fd()->attr.exclude_guest);
+    g_assert_false(last_fd()->attr.exclude_user);
+    g_assert_true(last_fd()->attr.exclude_kernel);
+    g_assert_true(last_fd()->attr.pinned);
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 1ULL << 48);
+    /* Events are counted 1:1 in hardware mode. */
+    fake_tick(77);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 77);
+    /* An event the host's tables lack (Skylake's, forced) stays frozen. */
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 1, VPMU_EVTSEL_EN | VPMU_EVTSEL_OS |
+       0xffee);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    teardown(&t);
+}
+
+/* Overflow periods at widths 32 and 48, re-armed after a wrap. */
+static void test_overflow_period_widths(void)
+{
+    static const int widths[] = { 32, 48 };
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(widths); i++) {
+        uint64_t top = 1ULL << widths[i];
+        Fixture t;
+
+        setup(&t, VPMU_PERF_HARDWARE, widths[i], false);
+        wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES | VPMU_EVTSEL_INT);
+        g_assert_cmpuint(last_fd()->attr.sample_period, ==, top);
+        wr(&t, VPMU_MSR_FIXED_CTR0 + 1, top - 5);
+        wr(&t, VPMU_MSR_PMC0, (uint32_t)-100);
+        g_assert_cmpuint(last_fd()->period, ==, 100);
+        fake_tick(130);                             /* the signal fires */
+        g_assert_cmphex(vpmu_poll(&t.s), ==, 1);
+        g_assert_true(t.s.pmi_pending);
+        g_assert_cmpuint(last_fd()->period, ==, top - 30);
+        g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 30);
+        teardown(&t);
+    }
+}
+
+/* Toggling enables is one ioctl on the existing event, never an open. */
+static void test_fast_path(void)
+{
+    Fixture t;
+    int i;
+
+    setup(&t, VPMU_PERF_SOFTWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 1, CYCLES);
+    fk.enables = fk.disables = 0;
+    for (i = 0; i < 10; i++) {
+        wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+        wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+        wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES & ~VPMU_EVTSEL_EN);
+        wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    }
+    g_assert_cmpuint(fk.opens, ==, 2);
+    g_assert_cmpuint(fk.closes, ==, 0);
+    g_assert_cmpuint(fk.enables, ==, 30);
+    g_assert_cmpuint(fk.disables, ==, 30);
+    g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 2);
+    teardown(&t);
+}
+
+/* Lazy release, with an injected clock: counts survive the fd. */
+static void test_lazy_release(void)
+{
+    const int64_t idle = 100 * 1000 * 1000;
+    VPMUPerfSlotInfo info;
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(500);
+    fk.now = 1000;
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    g_assert_cmpuint(vpmu_perf_stopped(t.p), ==, 1);
+    g_assert_cmpuint(vpmu_perf_release_idle(t.p, fk.now + idle - 1, idle),
+                     ==, 1);
+    g_assert_cmpuint(fk.closes, ==, 0);
+    g_assert_cmpuint(vpmu_perf_release_idle(t.p, fk.now + idle, idle), ==, 0);
+    g_assert_cmpuint(fk.closes, ==, 1);
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->lazy_releases, ==, 1);
+    vpmu_perf_slot_info(t.p, 0, &info);
+    g_assert_cmpint(info.state, ==, VPMU_SLOT_RELEASED);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 500);
+    /* Enabling again opens a new event that continues the count. */
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+    g_assert_cmpuint(fk.opens, ==, 2);
+    fake_tick(20);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 520);
+    teardown(&t);
+}
+
+/* perf_event_open failing: the counter freezes, nothing leaks, retry. */
+static void test_open_failure(void)
+{
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_PMC0, 42);
+    fk.open_errno = EMFILE;
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->open_failures, ==, 1);
+    g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 0);
+    fake_tick(9);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 42);
+    /* The next write that touches the counter tries again. */
+    fk.open_errno = 0;
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES & ~VPMU_EVTSEL_EN);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(9);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 51);
+    teardown(&t);
+}
+
+/* Contention: pinned error state, time lost, optional scaling. */
+static void test_contention(void)
+{
+    VPMUPerfSlotInfo info;
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(100);
+    last_fd()->time_enabled += 50;      /* 50 ns with no counter */
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 100);
+    vpmu_perf_slot_info(t.p, 0, &info);
+    g_assert_cmpint(info.state, ==, VPMU_SLOT_ACTIVE);
+    g_assert_true(info.contended);
+    g_assert_cmpuint(info.lost_ns, ==, 50);
+    /* Host perf takes the counter: error state, re-enabled at each read. */
+    last_fd()->eof = true;
+    fk.enables = 0;
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 100);
+    g_assert_cmpuint(fk.enables, ==, 1);
+    vpmu_perf_slot_info(t.p, 0, &info);
+    g_assert_cmpint(info.state, ==, VPMU_SLOT_ERROR);
+    last_fd()->eof = false;
+    fake_tick(10);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 110);
+    vpmu_perf_slot_info(t.p, 0, &info);
+    g_assert_cmpint(info.state, ==, VPMU_SLOT_ACTIVE);
+    teardown(&t);
+
+    /* vpmu-scale=on: counts scaled by enabled / running. */
+    setup(&t, VPMU_PERF_HARDWARE, 48, true);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(100);
+    last_fd()->time_enabled += 100;
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 200);
+    teardown(&t);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    /* Hardware-mode event checks use Skylake's tables, whatever the host. */
+    g_setenv("LIBPFM_FORCE_PMU", "skl", true);
+    g_test_add_func("/vpmu/perf/software-translation",
+                    test_software_translation);
+    g_test_add_func("/vpmu/perf/hardware-translation",
+                    test_hardware_translation);
+    g_test_add_func("/vpmu/perf/overflow-period-widths",
+                    test_overflow_period_widths);
+    g_test_add_func("/vpmu/perf/fast-path", test_fast_path);
+    g_test_add_func("/vpmu/perf/lazy-release", test_lazy_release);
+    g_test_add_func("/vpmu/perf/open-failure", test_open_failure);
+    g_test_add_func("/vpmu/perf/contention", test_contention);
+    return g_test_run();
+}
