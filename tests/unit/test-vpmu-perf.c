@@ -30,7 +30,7 @@ static struct {
     FakeFd fd[MAX_FDS];
     int nfds;
     int open_errno;             /* next opens fail with this */
-    unsigned opens, closes, enables, disables, periods;
+    unsigned opens, closes, enables, disables, periods, task_calls;
     int64_t now;
 } fk;
 
@@ -108,6 +108,20 @@ static int fake_route_signal(int fd, int tid, int signo)
     return 0;
 }
 
+/* prctl(PR_TASK_PERF_EVENTS_*): every open event of the calling thread. */
+static int fake_task_enable(bool enable)
+{
+    int i;
+
+    for (i = 0; i < fk.nfds; i++) {
+        if (fk.fd[i].open) {
+            fk.fd[i].enabled = enable;
+        }
+    }
+    fk.task_calls++;
+    return 0;
+}
+
 static int64_t fake_now(void)
 {
     return fk.now;
@@ -119,6 +133,7 @@ static const VPMUPerfSys fake_sys = {
     .read = fake_read,
     .close = fake_close,
     .route_signal = fake_route_signal,
+    .task_enable = fake_task_enable,
     .now_ns = fake_now,
 };
 
@@ -156,7 +171,8 @@ static void setup(Fixture *t, VPMUPerfMode mode, int width, bool scale)
     vpmu_config_default(&cfg);
     cfg.gp_width = cfg.fixed_width = width;
     t->p = vpmu_perf_new_with(&fake_sys, mode, &opts);
-    vpmu_perf_attach(t->p, 1234, TSC_KHZ, SIGRTMIN + 6);
+    /* As in QEMU, the backend runs on the thread it counts. */
+    vpmu_perf_attach(t->p, qemu_get_thread_id(), TSC_KHZ, SIGRTMIN + 6);
     vpmu_state_init(&t->s, &cfg, &vpmu_perf_ops, t->p);
 }
 
@@ -284,9 +300,24 @@ static void test_fast_path(void)
     }
     g_assert_cmpuint(fk.opens, ==, 2);
     g_assert_cmpuint(fk.closes, ==, 0);
-    g_assert_cmpuint(fk.enables, ==, 30);
-    g_assert_cmpuint(fk.disables, ==, 30);
+    /* GLOBAL_CTRL toggles both: one prctl each; EN: one ioctl each. */
+    g_assert_cmpuint(fk.task_calls, ==, 20);
+    g_assert_cmpuint(fk.enables, ==, 10);
+    g_assert_cmpuint(fk.disables, ==, 10);
     g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 2);
+
+    /*
+     * With a counter the guest keeps stopped, enabling "all" by prctl
+     * would start it too: one ioctl per counter instead.
+     */
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 2, CYCLES);
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 2, CYCLES & ~VPMU_EVTSEL_EN);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    fk.task_calls = fk.enables = 0;
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+    g_assert_cmpuint(fk.task_calls, ==, 0);
+    g_assert_cmpuint(fk.enables, ==, 2);
+    g_assert_false(last_fd()->enabled);
     teardown(&t);
 }
 

@@ -16,6 +16,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "hw/i386/vpmu.h"
 #include "trace.h"
@@ -273,14 +274,15 @@ static void slot_release(VPMUState *s, unsigned slot)
  * A counter that is not counting keeps its event, so that re-enabling it
  * with the same selection costs no new host event.
  */
-static void slot_sync(VPMUState *s, unsigned slot)
+static void slot_sync(VPMUState *s, unsigned slot, uint64_t *start,
+                      uint64_t *stop)
 {
     VPMUCounter *c = &s->counters[slot];
     VPMUHostEvent ev;
 
     if (!slot_wants_counting(s, slot)) {
         if (c->running) {
-            s->ops->set_enabled(s->opaque, slot, false);
+            *stop |= 1ULL << slot;
             c->running = false;
             trace_vpmu_counter_enable(slot, false);
         }
@@ -297,15 +299,36 @@ static void slot_sync(VPMUState *s, unsigned slot)
         trace_vpmu_counter_program(slot, ev.eventsel, c->programmed);
     }
     if (c->programmed && !c->running) {
-        s->ops->set_enabled(s->opaque, slot, true);
+        *start |= 1ULL << slot;
         c->running = true;
         c->unfolded = true;
         trace_vpmu_counter_enable(slot, true);
     }
 }
 
+/*
+ * Start and stop counters.  Several at once (a GLOBAL_CTRL write) go to
+ * the backend as one batch where it can do them in one host call.
+ */
+static void vpmu_apply_enables(VPMUState *s, uint64_t start, uint64_t stop)
+{
+    unsigned slot;
+
+    if (s->ops->set_enabled_batch &&
+        (ctpop64(start) > 1 || ctpop64(stop) > 1)) {
+        s->ops->set_enabled_batch(s->opaque, start, stop);
+        return;
+    }
+    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
+        if ((start | stop) & (1ULL << slot)) {
+            s->ops->set_enabled(s->opaque, slot, start & (1ULL << slot));
+        }
+    }
+}
+
 void vpmu_sync(VPMUState *s)
 {
+    uint64_t start = 0, stop = 0;
     unsigned slot;
 
     if (!s->dirty) {
@@ -313,10 +336,11 @@ void vpmu_sync(VPMUState *s)
     }
     for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
         if (s->dirty & slot_bit(slot)) {
-            slot_sync(s, slot);
+            slot_sync(s, slot, &start, &stop);
         }
     }
     s->dirty = 0;
+    vpmu_apply_enables(s, start, stop);
 }
 
 void vpmu_release_all(VPMUState *s)

@@ -32,6 +32,7 @@
 
 #include <cpuid.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 
@@ -41,6 +42,7 @@ typedef struct VPMUPerfSlot {
     bool unsupported;           /* program() refused @ev */
     bool enabled;               /* the model wants it counting */
     bool in_error;              /* pinned event lost its counter */
+    bool opened_here;           /* opened by the thread it counts */
     VPMUHostEvent ev;
     uint64_t period;            /* guest events to the next overflow */
     uint64_t carried;           /* count of events closed earlier */
@@ -112,6 +114,12 @@ static int vpmu_sys_route_signal(int fd, int tid, int signo)
     return 0;
 }
 
+static int vpmu_sys_task_enable(bool enable)
+{
+    return prctl(enable ? PR_TASK_PERF_EVENTS_ENABLE :
+                 PR_TASK_PERF_EVENTS_DISABLE, 0, 0, 0, 0);
+}
+
 static int64_t vpmu_sys_now_ns(void)
 {
     return g_get_monotonic_time() * 1000;
@@ -123,6 +131,7 @@ const VPMUPerfSys vpmu_perf_linux = {
     .read = vpmu_sys_read,
     .close = vpmu_sys_close,
     .route_signal = vpmu_sys_route_signal,
+    .task_enable = vpmu_sys_task_enable,
     .now_ns = vpmu_sys_now_ns,
 };
 
@@ -150,6 +159,17 @@ static const char *vpmu_perf_hint(int err)
     default:
         return "see perf_event_open(2)";
     }
+}
+
+/* The calling thread's id, cached: prctl's reach depends on it. */
+static int vpmu_perf_thread_id(void)
+{
+    static __thread int tid;
+
+    if (!tid) {
+        tid = qemu_get_thread_id();
+    }
+    return tid;
 }
 
 /* Guest events are Intel encodings: only an Intel host PMU counts them. */
@@ -392,6 +412,8 @@ static void vpmu_perf_arm_signal(VPMUPerf *p, int fd)
     if (!p->signo || !p->tid) {
         return;
     }
+    /* F_SETFL, F_SETSIG, F_SETOWN_EX: three fcntl calls. */
+    p->stats.fcntls += 3;
     ret = p->sys->route_signal(fd, p->tid, p->signo);
     if (ret < 0) {
         warn_report_once("vPMU: cannot route counter overflows to the vCPU "
@@ -436,6 +458,7 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
                          vpmu_perf_event_name(p, &s->ev));
     vpmu_perf_arm_signal(p, fd);
     s->fd = fd;
+    s->opened_here = p->tid && p->tid == vpmu_perf_thread_id();
     s->last = 0;
     s->enabled_ns = s->running_ns = 0;
     s->in_error = false;
@@ -546,6 +569,61 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
                   PERF_EVENT_IOC_DISABLE, NULL);
 }
 
+/*
+ * Several slots at once (a GLOBAL_CTRL write).  prctl(PR_TASK_PERF_EVENTS_
+ * ENABLE/DISABLE) switches every event the calling thread created, in one
+ * call; it is exact when that set is the set to switch: we are on the vCPU
+ * thread, which opened all our events, and after the call every open event
+ * is in the state the guest wants.  Otherwise, one ioctl per slot.
+ */
+static void vpmu_perf_set_enabled_batch(void *opaque, uint64_t start,
+                                        uint64_t stop)
+{
+    VPMUPerf *p = opaque;
+    bool all_start = true, all_stop = true;
+    unsigned i;
+
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        VPMUPerfSlot *s = &p->slot[i];
+        bool want = start & (1ULL << i) ? true :
+                    stop & (1ULL << i) ? false : s->enabled;
+
+        if (!s->have_event || (s->fd < 0 && !want)) {
+            continue;           /* no open event that prctl would touch */
+        }
+        if (s->fd < 0 || !s->opened_here) {
+            /* Needs an open, or prctl would not reach it. */
+            all_start = all_stop = false;
+            break;
+        }
+        all_start &= want;
+        all_stop &= !want;
+    }
+    if (p->sys->task_enable && ((start && !stop && all_start) ||
+                                (stop && !start && all_stop))) {
+        p->stats.ioctls++;
+        if (p->sys->task_enable(start != 0) == 0) {
+            for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+                if ((start | stop) & (1ULL << i)) {
+                    VPMUPerfSlot *s = &p->slot[i];
+
+                    s->enabled = start != 0;
+                    if (!s->enabled) {
+                        s->stopped_at = p->sys->now_ns();
+                    }
+                }
+            }
+            trace_vpmu_perf_enable_all(start != 0, ctpop64(start | stop));
+            return;
+        }
+    }
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        if ((start | stop) & (1ULL << i)) {
+            vpmu_perf_set_enabled(p, i, start & (1ULL << i));
+        }
+    }
+}
+
 static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
 {
     VPMUPerf *p = opaque;
@@ -642,6 +720,7 @@ const VPMUBackendOps vpmu_perf_ops = {
     .program = vpmu_perf_program,
     .set_period = vpmu_perf_set_period,
     .set_enabled = vpmu_perf_set_enabled,
+    .set_enabled_batch = vpmu_perf_set_enabled_batch,
     .read = vpmu_perf_read,
     .release = vpmu_perf_release,
 };

@@ -51,6 +51,7 @@ typedef struct VPMUPerfStats {
     uint64_t open_failures;
     uint64_t closes;
     uint64_t ioctls;            /* enable, disable, period, re-enable */
+    uint64_t fcntls;            /* routing overflow signals */
     uint64_t reads;
     uint64_t lazy_releases;
     uint64_t overflow_signals;
@@ -73,6 +74,8 @@ typedef struct VPMUPerfSys {
     ssize_t (*read)(int fd, void *buf, size_t len);
     int (*close)(int fd);
     int (*route_signal)(int fd, int tid, int signo);
+    /* Start or stop every event the calling thread created (prctl). */
+    int (*task_enable)(bool enable);
     int64_t (*now_ns)(void);
 } VPMUPerfSys;
 

@@ -144,6 +144,11 @@ typedef struct VPMUBackendOps {
     void (*set_period)(void *opaque, unsigned slot, uint64_t period);
     /* Start or stop a programmed slot; keeps its count. */
     void (*set_enabled)(void *opaque, unsigned slot, bool enabled);
+    /*
+     * Optional: start the slots in @start and stop those in @stop (bit n
+     * is slot n) at once, as one host call where possible.
+     */
+    void (*set_enabled_batch)(void *opaque, uint64_t start, uint64_t stop);
     /* Count since program(); 0 for a slot with no event. */
     uint64_t (*read)(void *opaque, unsigned slot);
     /* Drop the slot's event; its count is gone. */
