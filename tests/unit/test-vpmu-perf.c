@@ -351,26 +351,35 @@ static void test_lazy_release(void)
     teardown(&t);
 }
 
-/* perf_event_open failing: the counter freezes, nothing leaks, retry. */
+/*
+ * perf_event_open failing, for each cause the docs name: the counter
+ * freezes at its value, nothing leaks, the next touch retries.
+ */
 static void test_open_failure(void)
 {
-    Fixture t;
+    static const int errnos[] = { EMFILE, EACCES, EPERM, EBUSY, ENOENT,
+                                  EOPNOTSUPP, EINVAL };
+    unsigned i;
 
-    setup(&t, VPMU_PERF_HARDWARE, 48, false);
-    wr(&t, VPMU_MSR_PMC0, 42);
-    fk.open_errno = EMFILE;
-    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
-    g_assert_cmpuint(vpmu_perf_stats(t.p)->open_failures, ==, 1);
-    g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 0);
-    fake_tick(9);
-    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 42);
-    /* The next write that touches the counter tries again. */
-    fk.open_errno = 0;
-    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES & ~VPMU_EVTSEL_EN);
-    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
-    fake_tick(9);
-    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 51);
-    teardown(&t);
+    for (i = 0; i < ARRAY_SIZE(errnos); i++) {
+        Fixture t;
+
+        setup(&t, VPMU_PERF_HARDWARE, 48, false);
+        wr(&t, VPMU_MSR_PMC0, 42);
+        fk.open_errno = errnos[i];
+        wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+        g_assert_cmpuint(vpmu_perf_stats(t.p)->open_failures, ==, 1);
+        g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 0);
+        fake_tick(9);
+        g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 42);
+        /* The next write that touches the counter tries again. */
+        fk.open_errno = 0;
+        wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES & ~VPMU_EVTSEL_EN);
+        wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+        fake_tick(9);
+        g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 51);
+        teardown(&t);
+    }
 }
 
 /* Contention: pinned error state, time lost, optional scaling. */
