@@ -240,7 +240,15 @@ def main():
                '/dev/kvm (read-write)')
     else:
         host_pmu = ['-cpu', 'host,pmu=on']
-        guest_test(args, 'pmu-basic', 'pmu-basic', host_pmu)
+        if kvm_has_own_pmu() is False:
+            guest_test(args, 'pmu-basic', 'pmu-basic',
+                       host_pmu + ['-append', 'rdpmc-gp=1'],
+                       expect_stderr=[('a guest RDPMC raises #GP', 1)])
+        else:
+            # KVM answers RDPMC from its own, stale, PMC state (issue 5).
+            report('guest/pmu-basic RDPMC check', None, 0,
+                   'NOT TESTED: KVM has its own PMU on this host')
+            guest_test(args, 'pmu-basic', 'pmu-basic', host_pmu)
         guest_test(args, 'pmu-basic-smp2', 'pmu-basic',
                    ['-smp', '2'] + host_pmu + ['-append', 'threads=2'],
                    expect_stderr=[('vPMU: no usable host PMU', 1)]

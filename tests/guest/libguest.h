@@ -101,6 +101,17 @@ static inline int wrmsr_safe(uint32_t msr, uint64_t val)
  */
 uint64_t cmdline_uint(const char *key, uint64_t def);
 
+/* RDPMC that returns the exception vector (#GP = 13) or -1. */
+static inline int rdpmc_safe(uint32_t counter, uint64_t *val)
+{
+    uint32_t lo = 0, hi = 0;
+
+    asm volatile(ASM_TRY("1f") "rdpmc\n\t1:"
+                 : "+a"(lo), "+d"(hi) : "c"(counter) : "memory");
+    *val = lo | (uint64_t)hi << 32;
+    return exception_vector;
+}
+
 /* RDMSR/WRMSR that must not fault: a fault fails the guest loudly. */
 uint64_t rdmsr(uint32_t msr);
 void wrmsr(uint32_t msr, uint64_t val);

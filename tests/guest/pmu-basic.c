@@ -120,6 +120,16 @@ int main(void)
     check(wrmsr_safe(MSR_IA32_PERF_GLOBAL_STATUS, 1) == GP_VECTOR,
           "GLOBAL_STATUS is read-only (#GP)");
 
+    /*
+     * rdpmc-gp=1: KVM has no PMU of its own on this host, so RDPMC (which
+     * never reaches QEMU) must raise #GP, as the docs and the startup
+     * warning say.
+     */
+    if (cmdline_uint("rdpmc-gp", 0)) {
+        check(rdpmc_safe(0, &v) == GP_VECTOR,
+              "RDPMC raises #GP where KVM has no PMU of its own");
+    }
+
     /* QEMU's own single-MSR handler still works beside our ranges. */
     vector = rdmsr_safe(MSR_CORE_THREAD_COUNT, &v);
     check(vector == NO_EXCEPTION && (v & 0xffff) == cmdline_uint("threads", 1),

@@ -274,7 +274,7 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
 bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
-    static bool vendor_warned;
+    static bool vendor_warned, rdpmc_warned;
     VPMUConfig cfg;
     VPMUPerf *backend;
     KVMVPMU *v;
@@ -295,6 +295,20 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     backend = vpmu_perf_new(&kvm_vpmu_perf_opts, errp);
     if (!backend) {
         return false;
+    }
+    /*
+     * RDPMC never exits to QEMU: KVM answers it from its own PMU, and
+     * where KVM has none (kvm.enable_pmu=0, or no host PMU) it raises #GP.
+     * Keeping KVM's copy coherent with ours is issue 5's work.
+     */
+    if (!(kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EAX) & 0xff) &&
+        !rdpmc_warned) {
+        rdpmc_warned = true;
+        warn_report("vPMU: KVM has no PMU of its own here (module parameter "
+                    "kvm.enable_pmu=0, or no host PMU), so a guest RDPMC "
+                    "raises #GP; counters stay readable with RDMSR, but "
+                    "Linux guests, which read them with RDPMC, cannot use "
+                    "perf");
     }
     if (!IS_INTEL_CPU(env) && !vendor_warned) {
         vendor_warned = true;
