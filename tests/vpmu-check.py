@@ -212,6 +212,96 @@ def host_test(args):
            time.monotonic() - start, '\n'.join(log))
 
 
+def migration_test(args):
+    """
+    Migrate a counting guest through a file (migrate "exec:cat > FILE",
+    -incoming "exec:cat FILE"): its counts must carry on and keep moving;
+    a destination with another PMU configuration must refuse the stream.
+    """
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix='vpmu-migrate-')
+    state = os.path.join(tmp, 'state')
+    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-migrate.elf')
+    start = time.monotonic()
+    log, ok = [], True
+
+    def expect(cond, what):
+        nonlocal ok
+        log.append(f'{"ok" if cond else "FAILED"}: {what}')
+        ok = ok and cond
+
+    def launch(name, cpu, extra=()):
+        sock = os.path.join(tmp, f'{name}.sock')
+        cmd = run_guest_mod.qemu_command(args.qemu, elf, [
+            '-cpu', cpu, '-qmp', f'unix:{sock},server=on,wait=off'] +
+            list(extra))
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, bufsize=0)
+        return proc, sock
+
+    def wait_migration(qmp):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = qmp.cmd('query-migrate').get('status')
+            if status in ('completed', 'failed'):
+                return status
+            time.sleep(0.1)
+        return 'timeout'
+
+    src, sock = launch('src', 'host,pmu=on')
+    dst = None
+    try:
+        qmp = QMP(sock)
+        for raw in src.stdout:
+            line = raw.decode(errors='replace').rstrip()
+            log.append('src: ' + line)
+            if line == 'SYNC migrate':
+                break
+        qmp.cmd('stop')
+        qmp.cmd('migrate', uri=f'exec:cat > {state}')
+        expect(wait_migration(qmp) == 'completed', 'saved to a file')
+        qmp.cmd('quit')
+        qmp.close()
+        src.wait(timeout=30)
+
+        dst, sock = launch('dst', 'host,pmu=on',
+                           ['-incoming', f'exec:cat {state}'])
+        qmp = QMP(sock)
+        expect(wait_migration(qmp) == 'completed', 'loaded from the file')
+        qmp.cmd('cont')
+        dst.stdin.write(b'g')
+        for raw in dst.stdout:
+            log.append('dst: ' + raw.decode(errors='replace').rstrip())
+        status = dst.wait(timeout=60)
+        qmp.close()
+        expect(status == 1, f'guest exited cleanly (QEMU status {status})')
+
+        # Another configuration on the destination: a clear refusal.
+        bad = subprocess.run(
+            run_guest_mod.qemu_command(args.qemu, elf, [
+                '-cpu', 'host,pmu=on,pmu-gp-counters=8',
+                '-incoming', f'exec:cat {state}']),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=60)
+        out = bad.stdout.decode(errors='replace')
+        log.append('mismatch: ' + out.strip())
+        expect(bad.returncode != 0 and 'pmu-gp-counters=4, this QEMU' in out,
+               'a destination with 8 GP counters refuses a 4-counter stream')
+    except Exception as e:                      # noqa: BLE001
+        log.append(f'harness error: {e!r}')
+        ok = False
+    finally:
+        for p in (src, dst):
+            if p and p.poll() is None:
+                p.kill()
+    checks = [l for l in log if l.startswith('dst: ok ') or
+              l.startswith('src: ok ') or ' not ok ' in l]
+    ok = ok and not any(' not ok ' in l for l in log) and len(checks) >= 5
+    report(f'migration/counting-guest ({len(checks)} guest checks)', ok,
+           time.monotonic() - start, '\n'.join(log))
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -267,6 +357,7 @@ def main():
         guest_test(args, 'demo', 'demo', host_pmu)
         conformance_tests(args)
         host_test(args)
+        migration_test(args)
         config_error_test(args, 'gp-counters-out-of-range',
                           'host,pmu=on,pmu-gp-counters=9',
                           'vPMU: pmu-gp-counters=9 is out of range 1..8')

@@ -522,6 +522,56 @@ static void test_fixed_counter(Fixture *t, gconstpointer data)
     g_assert_cmphex(rd(t, VPMU_MSR_FIXED_CTR0 + 1), ==, 50);
 }
 
+/*
+ * Migration: the saved state folds host counts in; loading brings back
+ * every register, re-creates host events, and refuses a stream for
+ * another configuration or with reserved bits, like guest input.
+ */
+static void test_save_load(Fixture *t, gconstpointer data)
+{
+    VPMUSavedState st;
+    Fixture *dst = g_new0(Fixture, 1);
+    VPMUConfig cfg;
+    Error *err = NULL;
+
+    wr(t, VPMU_MSR_PERFEVTSEL0 + 1, EVTSEL_CYCLES | VPMU_EVTSEL_INT);
+    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0x30);
+    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 0x200000002ULL);
+    wr(t, VPMU_MSR_DEBUGCTL, VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI);
+    fake_tick(&t->f, 1234);
+    vpmu_save_state(&t->s, &st);
+    g_assert_cmphex(st.value[1], ==, 1234);
+
+    vpmu_config_default(&cfg);
+    fixture_init(dst, &cfg);
+    g_assert_true(vpmu_load_state(&dst->s, &st, &error_abort));
+    g_assert_cmphex(rd(dst, VPMU_MSR_PMC0 + 1), ==, 1234);
+    g_assert_cmphex(rd(dst, VPMU_MSR_PERF_GLOBAL_CTRL), ==, 0x200000002ULL);
+    g_assert_cmphex(rd(dst, VPMU_MSR_DEBUGCTL), ==,
+                    VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI);
+    g_assert_true(dst->f.enabled[1]);               /* counting again */
+    fake_tick(&dst->f, 6);
+    g_assert_cmphex(rd(dst, VPMU_MSR_PMC0 + 1), ==, 1240);
+    vpmu_release_all(&dst->s);
+
+    cfg.nr_gp = 8;
+    fixture_init(dst, &cfg);
+    g_assert_false(vpmu_load_state(&dst->s, &st, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "pmu-gp-counters=4"));
+    error_free(err);
+    err = NULL;
+
+    vpmu_config_default(&cfg);
+    fixture_init(dst, &cfg);
+    st.eventsel[0] = 1ULL << 40;                    /* reserved */
+    g_assert_false(vpmu_load_state(&dst->s, &st, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "MSR 0x186"));
+    error_free(err);
+    g_assert_cmphex(rd(dst, VPMU_MSR_PERF_GLOBAL_CTRL), ==, 0xf); /* reset */
+    vpmu_release_all(&dst->s);
+    g_free(dst);
+}
+
 /* Configuration limits, with errors that name the -cpu property. */
 static void test_config_check(void)
 {
@@ -598,6 +648,7 @@ int main(int argc, char **argv)
     ADD("value-write-while-counting", test_value_write_while_counting);
     ADD("fixed-counter", test_fixed_counter);
     ADD("overflow-period", test_overflow_period);
+    ADD("save-load", test_save_load);
     ADD("unsupported-event-frozen", test_unsupported_event_frozen);
     ADD("reset-releases", test_reset_releases);
     g_test_add_func("/vpmu/model/config-check", test_config_check);

@@ -768,3 +768,138 @@ void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
         *edx |= VPMU_CPUID_EDX_ANYTHREAD_DEPRECATED;
     }
 }
+
+void vpmu_save_state(VPMUState *s, VPMUSavedState *out)
+{
+    unsigned i;
+
+    vpmu_poll(s);
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        slot_fold(s, i);
+    }
+    memset(out, 0, sizeof(*out));
+    out->version = s->cfg.version;
+    out->nr_gp = s->cfg.nr_gp;
+    out->nr_fixed = s->cfg.nr_fixed;
+    out->gp_width = s->cfg.gp_width;
+    out->fixed_width = s->cfg.fixed_width;
+    out->perf_capabilities = s->cfg.perf_capabilities;
+    out->global_ctrl = s->global_ctrl;
+    out->global_status = s->global_status;
+    out->fixed_ctr_ctrl = s->fixed_ctr_ctrl;
+    out->debugctl = s->debugctl;
+    out->pmi_pending = s->pmi_pending;
+    for (i = 0; i < VPMU_MAX_GP; i++) {
+        out->eventsel[i] = s->counters[i].eventsel;
+    }
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        out->value[i] = s->counters[i].value;
+    }
+}
+
+static bool vpmu_load_config(const VPMUState *s, const VPMUSavedState *in,
+                             Error **errp)
+{
+    static const struct {
+        const char *prop;
+        size_t saved, ours;
+    } fields[] = {
+        { "pmu-version", offsetof(VPMUSavedState, version),
+          offsetof(VPMUConfig, version) },
+        { "pmu-gp-counters", offsetof(VPMUSavedState, nr_gp),
+          offsetof(VPMUConfig, nr_gp) },
+        { "pmu-fixed-counters", offsetof(VPMUSavedState, nr_fixed),
+          offsetof(VPMUConfig, nr_fixed) },
+        { "pmu-counter-width", offsetof(VPMUSavedState, gp_width),
+          offsetof(VPMUConfig, gp_width) },
+        { "pmu-counter-width", offsetof(VPMUSavedState, fixed_width),
+          offsetof(VPMUConfig, fixed_width) },
+    };
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(fields); i++) {
+        int32_t saved = *(const int32_t *)((const char *)in +
+                                           fields[i].saved);
+        int ours = *(const int *)((const char *)&s->cfg + fields[i].ours);
+
+        if (saved != ours) {
+            error_setg(errp, "vPMU: the migration stream's PMU has %s=%d, "
+                       "this QEMU's has %d; start it with the source's "
+                       "-cpu pmu-* settings", fields[i].prop, saved, ours);
+            return false;
+        }
+    }
+    if (in->perf_capabilities != s->cfg.perf_capabilities) {
+        error_setg(errp, "vPMU: the migration stream's IA32_PERF_CAPABILITIES"
+                   " is 0x%" PRIx64 ", this QEMU's 0x%" PRIx64 " (see "
+                   "pmu-full-width-write)", in->perf_capabilities,
+                   s->cfg.perf_capabilities);
+        return false;
+    }
+    return true;
+}
+
+bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp)
+{
+    struct {
+        uint32_t msr;
+        uint64_t val;
+    } regs[VPMU_MAX_COUNTERS + VPMU_MAX_GP + 5];
+    unsigned i, n = 0;
+
+    vpmu_reset(s);
+    if (!vpmu_load_config(s, in, errp)) {
+        return false;
+    }
+    /* GLOBAL_CTRL last, so that nothing counts before it is all in place. */
+    regs[n].msr = VPMU_MSR_FIXED_CTR_CTRL;
+    regs[n++].val = in->fixed_ctr_ctrl;
+    for (i = 0; i < VPMU_MAX_GP; i++) {
+        if (i < s->cfg.nr_gp || in->eventsel[i] || in->value[i]) {
+            regs[n].msr = VPMU_MSR_PERFEVTSEL0 + i;
+            regs[n++].val = in->eventsel[i];
+            /* Full-width, bits above the width reserved: like A_PMCx. */
+            regs[n].msr = VPMU_MSR_A_PMC0 + i;
+            regs[n++].val = in->value[i];
+        }
+    }
+    for (i = 0; i < VPMU_MAX_FIXED; i++) {
+        if (i < s->cfg.nr_fixed || in->value[VPMU_MAX_GP + i]) {
+            regs[n].msr = VPMU_MSR_FIXED_CTR0 + i;
+            regs[n++].val = in->value[VPMU_MAX_GP + i];
+        }
+    }
+    regs[n].msr = VPMU_MSR_PERF_GLOBAL_STATUS;
+    regs[n++].val = in->global_status;
+    regs[n].msr = VPMU_MSR_DEBUGCTL;
+    regs[n++].val = in->debugctl;
+    regs[n].msr = VPMU_MSR_PERF_GLOBAL_CTRL;
+    regs[n++].val = in->global_ctrl;
+
+    for (i = 0; i < n; i++) {
+        bool ok;
+
+        /* A_PMCx needs FW_WRITE; the host may load full values anyway. */
+        if (regs[i].msr >= VPMU_MSR_A_PMC0 &&
+            regs[i].msr < VPMU_MSR_A_PMC0 + VPMU_MAX_GP) {
+            unsigned slot = regs[i].msr - VPMU_MSR_A_PMC0;
+
+            ok = slot < s->cfg.nr_gp && !(regs[i].val & ~s->gp_mask);
+            if (ok) {
+                slot_set_value(s, slot, regs[i].val);
+            }
+        } else {
+            ok = vpmu_msr_write(s, regs[i].msr, regs[i].val, true);
+        }
+        if (!ok) {
+            error_setg(errp, "vPMU: the migration stream's MSR 0x%" PRIx32
+                       " = 0x%" PRIx64 " is not valid for this PMU",
+                       regs[i].msr, regs[i].val);
+            vpmu_reset(s);
+            return false;
+        }
+    }
+    s->pmi_pending = in->pmi_pending;
+    vpmu_sync(s);
+    return true;
+}

@@ -254,6 +254,29 @@ uint64_t vpmu_poll(VPMUState *s);
  */
 void vpmu_pmi_delivered(VPMUState *s);
 
+/*
+ * The serialized state, as migration carries it: the configuration it was
+ * made for, the registers, and counter values with every host count
+ * folded in.  Loading validates it like guest input.
+ */
+typedef struct VPMUSavedState {
+    int32_t version, nr_gp, nr_fixed, gp_width, fixed_width;
+    uint64_t perf_capabilities;
+    uint64_t global_ctrl, global_status, fixed_ctr_ctrl, debugctl;
+    uint64_t eventsel[VPMU_MAX_GP];
+    uint64_t value[VPMU_MAX_COUNTERS];
+    bool pmi_pending;
+} VPMUSavedState;
+
+/* Fold the host's counts and copy the state out (the VM is stopped). */
+void vpmu_save_state(VPMUState *s, VPMUSavedState *out);
+/*
+ * Replace the state with @in: its configuration must be this one's, and
+ * every register must pass the checks a host-initiated write gets.  On
+ * failure @s is left in its reset state.  Host events are re-created.
+ */
+bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp);
+
 /* CPUID leaf 0xA as the configuration describes it. */
 void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
                     uint32_t *ecx, uint32_t *edx);
