@@ -302,6 +302,63 @@ def migration_test(args):
            time.monotonic() - start, '\n'.join(log))
 
 
+def reset_test(args):
+    """
+    pmu-reset: system_reset over QMP must bring back the SDM's reset values
+    and close every host event of the vCPU.
+    """
+    import tempfile
+    sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-reset-'), 'qmp.sock')
+    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-reset.elf')
+    # Without -no-reboot: a reset must reboot the guest, not end QEMU.
+    cmd = [c for c in run_guest_mod.qemu_command(args.qemu, elf, [
+        '-cpu', 'host,pmu=on', '-qmp', f'unix:{sock},server=on,wait=off'])
+        if c != '-no-reboot']
+    start = time.monotonic()
+    log, ok, boots = [], True, 0
+
+    def expect(cond, what):
+        nonlocal ok
+        log.append(f'{"ok" if cond else "FAILED"}: {what}')
+        ok = ok and cond
+
+    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            bufsize=0)
+    try:
+        qmp = QMP(sock)
+        for raw in qemu.stdout:
+            line = raw.decode(errors='replace').rstrip()
+            log.append(line)
+            if line == 'SYNC boot':
+                boots += 1
+                qemu.stdin.write(str(boots).encode())
+            elif line == 'SYNC reset':
+                n, _ = perf_fds(qemu.pid)
+                expect(n > 0, f'{n} perf fds while counting')
+                qmp.cmd('system_reset')
+            elif line == 'SYNC after-reset':
+                n, _ = perf_fds(qemu.pid)
+                expect(n == 0, f'{n} perf fds after system_reset')
+                qemu.stdin.write(b'g')
+        status = qemu.wait(timeout=60)
+        qmp.close()
+        expect(status == 1 and boots == 2,
+               f'two boots, clean exit (boots {boots}, QEMU status {status})')
+    except Exception as e:                      # noqa: BLE001
+        log.append(f'harness error: {e!r}')
+        ok = False
+    finally:
+        if qemu.poll() is None:
+            qemu.kill()
+    checks = [l for l in log if l.startswith('ok ') or
+              l.startswith('not ok ')]
+    ok = ok and len(checks) == 6 and \
+        not any(l.startswith('not ok') for l in checks)
+    report(f'reset/system-reset ({len(checks)} guest checks)', ok,
+           time.monotonic() - start, '\n'.join(log))
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -358,6 +415,7 @@ def main():
         conformance_tests(args)
         host_test(args)
         migration_test(args)
+        reset_test(args)
         config_error_test(args, 'gp-counters-out-of-range',
                           'host,pmu=on,pmu-gp-counters=9',
                           'vPMU: pmu-gp-counters=9 is out of range 1..8')
