@@ -412,6 +412,7 @@ def main():
                    'NOT TESTED: KVM has its own PMU on this host, so the '
                    'version it reports is not known in advance')
         guest_test(args, 'demo', 'demo', host_pmu)
+        guest_test(args, 'pmu-pmi', 'pmu-pmi', host_pmu)
         conformance_tests(args)
         host_test(args)
         migration_test(args)

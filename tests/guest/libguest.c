@@ -275,10 +275,21 @@ uint64_t cmdline_uint(const char *key, uint64_t def)
     return def;
 }
 
+static void (*irq_handlers[256])(unsigned vec);
+
+void set_irq_handler(unsigned vec, void (*fn)(unsigned vec))
+{
+    irq_handlers[vec] = fn;
+}
+
 void exception_handler(struct frame *f)
 {
     struct ex_entry *e;
 
+    if (irq_handlers[f->vector]) {
+        irq_handlers[f->vector](f->vector);
+        return;
+    }
     for (e = __ex_table_start; e < __ex_table_end; e++) {
         if (e->insn == f->rip) {
             exception_vector = f->vector;

@@ -101,6 +101,12 @@ static inline int wrmsr_safe(uint32_t msr, uint64_t val)
  */
 uint64_t cmdline_uint(const char *key, uint64_t def);
 
+/*
+ * Interrupts and NMIs: a handler for vector @vec (2 = NMI; 32 has an
+ * entry stub too).  The handler gets the vector; returning resumes.
+ */
+void set_irq_handler(unsigned vec, void (*fn)(unsigned vec));
+
 /* RDPMC that returns the exception vector (#GP = 13) or -1. */
 static inline int rdpmc_safe(uint32_t counter, uint64_t *val)
 {

@@ -22,6 +22,8 @@
 #include "cpu.h"
 #include "kvm_i386.h"
 #include "system/kvm.h"
+#include "hw/i386/apic.h"
+#include "hw/pci/msi.h"
 #include "hw/i386/vpmu.h"
 #include "hw/i386/vpmu-perf.h"
 #include "vpmu-kvm.h"
@@ -49,6 +51,7 @@ typedef struct KVMVPMU {
     CPUState *cs;
     QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
     uint64_t msr_exits;         /* guest PMU MSR accesses handled */
+    uint64_t pmis;              /* PMIs delivered to the guest */
 } KVMVPMU;
 
 static KVMVPMU *kvm_vpmu(X86CPU *cpu)
@@ -244,6 +247,7 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
         uint64_t value;
     } fields[] = {
         { "msr-exits", v->msr_exits },
+        { "pmis", v->pmis },
         { "perf-opens", st->opens },
         { "perf-open-failures", st->open_failures },
         { "perf-closes", st->closes },
@@ -418,16 +422,132 @@ static void kvm_vpmu_signal_handler(int sig, siginfo_t *si, void *uc)
     }
 }
 
-void kvm_vpmu_pre_run(X86CPU *cpu)
+#define APIC_LVT_MASKED         (1u << 16)
+#define APIC_LVT_DM(lvt)        (((lvt) >> 8) & 7)
+#define APIC_DM_FIXED           0
+#define APIC_DM_NMI             4
+#define MSR_X2APIC_LVTPC        0x834
+#define APIC_LVTPC_OFFSET       0x340
+
+static bool kvm_vpmu_x2apic(X86CPU *cpu)
 {
-    if (!kvm_vpmu_signalled || !cpu->vpmu) {
+    return cpu_get_apic_base(cpu->apic_state) & MSR_IA32_APICBASE_EXTD;
+}
+
+static int kvm_vpmu_lvtpc_msr(X86CPU *cpu, uint64_t *val, bool write)
+{
+    struct {
+        struct kvm_msrs info;
+        struct kvm_msr_entry entries[1];
+    } msrs = {
+        .info.nmsrs = 1,
+        .entries[0] = { .index = MSR_X2APIC_LVTPC, .data = *val },
+    };
+    int ret = kvm_vcpu_ioctl(CPU(cpu), write ? KVM_SET_MSRS : KVM_GET_MSRS,
+                             &msrs);
+
+    *val = msrs.entries[0].data;
+    return ret == 1 ? 0 : -EIO;
+}
+
+/* The guest's LVTPC, from the in-kernel local APIC. */
+static int kvm_vpmu_read_lvtpc(X86CPU *cpu, uint32_t *lvtpc)
+{
+    struct kvm_lapic_state lapic;
+    uint64_t val = 0;
+    int ret;
+
+    if (kvm_vpmu_x2apic(cpu)) {
+        ret = kvm_vpmu_lvtpc_msr(cpu, &val, false);
+        *lvtpc = val;
+        return ret;
+    }
+    ret = kvm_vcpu_ioctl(CPU(cpu), KVM_GET_LAPIC, &lapic);
+    memcpy(lvtpc, &lapic.regs[APIC_LVTPC_OFFSET], sizeof(*lvtpc));
+    return ret;
+}
+
+/*
+ * Deliver the PMI the model asked for, as the guest's LVTPC says (SDM vol.
+ * 3A, "Local Vector Table"): nothing while it is masked, an NMI, or its
+ * fixed vector; then, like the APIC, set LVTPC's mask bit.
+ *
+ * The in-kernel APIC has no "deliver LVTPC" ioctl, so we inject by hand:
+ * KVM_NMI, or an MSI with the vector aimed at this vCPU's APIC.  The mask
+ * bit is the delicate part.  KVM_GET_LAPIC + KVM_SET_LAPIC would rewrite
+ * the whole register page, IRR included, and lose any interrupt another
+ * vCPU or device raised in between; so we set it only where the APIC has
+ * a register-sized door: in x2APIC mode, a host-initiated write of the
+ * LVTPC MSR.  In xAPIC mode the bit is left clear (documented): Linux's
+ * handler rewrites LVTPC anyway, and a lost interrupt would be worse.
+ */
+static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
+{
+    VPMUState *s = cpu->vpmu;
+    uint32_t lvtpc;
+    uint64_t masked;
+
+    if (!kvm_irqchip_in_kernel()) {
+        warn_report_once("vPMU: PMIs need the in-kernel irqchip; counter "
+                         "overflows raise none");
+        s->pmi_pending = false;
         return;
     }
-    kvm_vpmu_signalled = 0;
-    vpmu_perf_note_signal(kvm_vpmu(cpu)->perf);
-    /* Overflow status and PMI requests become current; counters re-arm. */
-    trace_vpmu_kvm_overflow_signal(CPU(cpu)->cpu_index,
-                                   vpmu_poll(cpu->vpmu));
+    if (kvm_vpmu_read_lvtpc(cpu, &lvtpc) < 0) {
+        return;                 /* try again before the next entry */
+    }
+    if (lvtpc & APIC_LVT_MASKED) {
+        /* SDM: a masked LVT entry does not deliver, and nothing latches. */
+        trace_vpmu_kvm_pmi(CPU(cpu)->cpu_index, lvtpc, false);
+        s->pmi_pending = false;
+        return;
+    }
+    switch (APIC_LVT_DM(lvtpc)) {
+    case APIC_DM_NMI:
+        kvm_vcpu_ioctl(CPU(cpu), KVM_NMI);
+        break;
+    case APIC_DM_FIXED: {
+        MSIMessage msg = {
+            .address = APIC_DEFAULT_ADDRESS | (cpu->apic_id & 0xff) << 12,
+            .data = lvtpc & 0xff,
+        };
+
+        kvm_irqchip_send_msi(kvm_state, msg);
+        break;
+    }
+    default:
+        /* SMI, INIT, ExtINT: not what a PMU raises. */
+        qemu_log_mask(LOG_GUEST_ERROR, "vpmu: LVTPC 0x%x has a delivery "
+                      "mode a PMI cannot use; PMI dropped\n", lvtpc);
+        s->pmi_pending = false;
+        return;
+    }
+    trace_vpmu_kvm_pmi(CPU(cpu)->cpu_index, lvtpc, true);
+    kvm_vpmu(cpu)->pmis++;
+    if (kvm_vpmu_x2apic(cpu)) {
+        masked = lvtpc | APIC_LVT_MASKED;
+        kvm_vpmu_lvtpc_msr(cpu, &masked, true);
+    }
+    /* Freeze-on-PMI (DEBUGCTL) takes effect at delivery. */
+    vpmu_pmi_delivered(s);
+    vpmu_sync(s);
+}
+
+void kvm_vpmu_pre_run(X86CPU *cpu)
+{
+    if (!cpu->vpmu) {
+        return;
+    }
+    if (kvm_vpmu_signalled) {
+        kvm_vpmu_signalled = 0;
+        vpmu_perf_note_signal(kvm_vpmu(cpu)->perf);
+        /* Overflow status and PMI requests become current; re-arm. */
+        trace_vpmu_kvm_overflow_signal(CPU(cpu)->cpu_index,
+                                       vpmu_poll(cpu->vpmu));
+    }
+    if (cpu->vpmu->pmi_pending) {
+        kvm_vpmu_deliver_pmi(cpu);
+    }
 }
 
 /* Once per process: the handler; per vCPU thread: unblock the signal. */
