@@ -18,7 +18,7 @@ GB := $(B)/guest
 PY := /usr/bin/python3
 EMU := $(B)/qemu-system-x86_64
 UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-events \
-	tests/unit/test-vpmu-perf
+	tests/unit/test-vpmu-perf tests/qtest/vpmu-test
 JOBS ?= $(shell nproc)
 
 QEMU_CONFIGURE := --target-list=x86_64-softmmu \

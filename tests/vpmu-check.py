@@ -39,17 +39,18 @@ def report(name, ok, secs, detail=''):
             print(f'    | {line}')
 
 
-def unit_test(qemu_build, name):
-    exe = os.path.join(qemu_build, 'tests', 'unit', name)
+def unit_test(qemu_build, name, kind='unit', env=None):
+    exe = os.path.join(qemu_build, 'tests', kind, name)
     start = time.monotonic()
     p = subprocess.run([exe, '--tap'], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=120)
+                       stderr=subprocess.STDOUT, timeout=120,
+                       env=dict(os.environ, **(env or {})))
     out = p.stdout.decode(errors='replace')
     cases = [l for l in out.splitlines()
              if l.startswith('ok ') or l.startswith('not ok ')]
     ok = p.returncode == 0 and cases and \
         not any(l.startswith('not ok') for l in cases)
-    report(f'unit/{name} ({len(cases)} cases)', ok,
+    report(f'{kind}/{name} ({len(cases)} cases)', ok,
            time.monotonic() - start, out)
 
 
@@ -412,6 +413,8 @@ def main():
                    'NOT TESTED: KVM has its own PMU on this host, so the '
                    'version it reports is not known in advance')
         guest_test(args, 'demo', 'demo', host_pmu)
+        unit_test(args.qemu_build, 'vpmu-test', kind='qtest',
+                  env={'QTEST_QEMU_BINARY': os.path.abspath(args.qemu)})
         guest_test(args, 'pmu-pmi', 'pmu-pmi', host_pmu)
         conformance_tests(args)
         host_test(args)
