@@ -416,6 +416,8 @@ def main():
         unit_test(args.qemu_build, 'vpmu-test', kind='qtest',
                   env={'QTEST_QEMU_BINARY': os.path.abspath(args.qemu)})
         guest_test(args, 'pmu-pmi', 'pmu-pmi', host_pmu)
+        guest_test(args, 'pmu-pmi-v4', 'pmu-pmi',
+                   ['-cpu', 'host,pmu=on,pmu-version=4'])
         conformance_tests(args)
         host_test(args)
         migration_test(args)

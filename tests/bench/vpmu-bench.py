@@ -89,6 +89,9 @@ def main():
           'operation; '
           'context-switch = GLOBAL_CTRL=0, 4 counter reads, 4 selector '
           'writes, GLOBAL_CTRL=0xf)')
+    print('pmi-latency: cycles the counter counted from its wrap to the '
+          'guest\'s NMI handler (software mode adds up to its 1 ms minimum '
+          'overflow period)')
     print('targets: toggles and reads <= 1.10x, event change <= 1.50x, no '
           'open in context-switch')
     return 0

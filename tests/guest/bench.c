@@ -76,6 +76,49 @@ static void run_phase(const char *name, phase_fn *fn)
     serial_getc();
 }
 
+/*
+ * PMI latency: the counter counts cycles, so its value when the PMI
+ * handler runs is how many cycles passed since it wrapped (host overflow,
+ * signal, re-entry, injection, guest handler entry).
+ */
+#define PMI_ROUNDS 20
+#define MSR_APIC_BASE 0x1b
+#define MSR_X2APIC_LVTPC 0x834
+
+static volatile bool pmi_seen;
+static volatile uint64_t pmi_latency;
+
+static void pmi_handler(unsigned vec)
+{
+    pmi_latency += rdmsr(MSR_IA32_PMC0);
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
+    wrmsr(MSR_IA32_PERF_GLOBAL_OVF_CTRL, 1);
+    pmi_seen = true;
+}
+
+static void pmi_latency_phase(void)
+{
+    unsigned i;
+
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1u << 11) | (1u << 10));
+    set_irq_handler(2, pmi_handler);
+    guest_printf("BENCH-START pmi-latency\n");
+    serial_getc();
+    for (i = 0; i < PMI_ROUNDS; i++) {
+        pmi_seen = false;
+        wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
+        wrmsr(MSR_IA32_PMC0, (uint32_t)-1000);
+        wrmsr(MSR_IA32_PERFEVTSEL0, CYCLES_EN | (1u << 20));
+        wrmsr(MSR_X2APIC_LVTPC, 4u << 8);           /* NMI */
+        wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 1);
+        while (!pmi_seen) {
+            busy_loop(100);
+        }
+    }
+    guest_printf("BENCH-END pmi-latency %u %lu\n", PMI_ROUNDS, pmi_latency);
+    serial_getc();
+}
+
 int main(void)
 {
     unsigned c;
@@ -96,6 +139,7 @@ int main(void)
     run_phase("event-change", op_event_change);
     wrmsr(MSR_IA32_PERFEVTSEL0, CYCLES_EN);
     run_phase("context-switch", op_context_switch);
+    pmi_latency_phase();
     guest_printf("BENCH-DONE\n");
     guest_exit(0);
 }

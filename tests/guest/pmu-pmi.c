@@ -17,6 +17,7 @@
 #define LVT_MASKED          (1u << 16)
 #define LVT_NMI             (4u << 8)
 #define PMI_VECTOR          32
+#define CTR_FRZ             (1ull << 59)
 #define EVTSEL_INT          (1u << 20)
 #define CYCLES (EVTSEL_EN | EVTSEL_USR | EVTSEL_OS | EVENT_CORE_CYCLES)
 
@@ -112,11 +113,23 @@ int main(void)
           "overflowing together both show in GLOBAL_STATUS (0x%lx)",
           status_in_handler);
 
-    /* Freeze on PMI (legacy, version 2): GLOBAL_CTRL is cleared. */
+    /*
+     * Freeze on PMI: versions 2 and 3 clear GLOBAL_CTRL; version 4 and
+     * later leave it and set GLOBAL_STATUS.CTR_FRZ instead.
+     */
+    cpuid(0xa, 0, &a, &b, &c, &d);
     wrmsr(MSR_DEBUGCTL, 1u << 12);
     run(CYCLES | EVTSEL_INT, 1, LVT_NMI);
     wrmsr(MSR_DEBUGCTL, 0);
-    check(pmis == 1 && ctrl_in_handler == 0, "FREEZE_PERFMON_ON_PMI clears "
-          "GLOBAL_CTRL at delivery (0x%lx)", ctrl_in_handler);
+    if ((a & 0xff) < 4) {
+        check(pmis == 1 && ctrl_in_handler == 0, "v%u: FREEZE_PERFMON_ON_PMI "
+              "clears GLOBAL_CTRL at delivery (0x%lx)", a & 0xff,
+              ctrl_in_handler);
+    } else {
+        check(pmis == 1 && ctrl_in_handler == 1 &&
+              (status_in_handler & CTR_FRZ), "v%u: FREEZE_PERFMON_ON_PMI "
+              "sets CTR_FRZ, GLOBAL_CTRL stays (0x%lx, 0x%lx)", a & 0xff,
+              status_in_handler, ctrl_in_handler);
+    }
     return 0;
 }
