@@ -211,7 +211,8 @@ static const Rule rules[] = {
         { WR_GP, EVTSEL(0), VPMU_EVTSEL_ANY } } },
     { "fixed-ctrl-anythread-by-version", 3, .ops = {
         { WR, FCTRL, 0x4 }, { RD, FCTRL, 0x4 } } },
-    { "fixed-ctrl-anythread-reserved-v2", 2, .ops = { { WR_GP, FCTRL, 0x40 } } },
+    { "fixed-ctrl-anythread-reserved-v2", 2, .ops = {
+        { WR_GP, FCTRL, 0x40 } } },
     { "fixed-ctrl-anythread-reserved-v5", 5, .ops = { { WR_GP, FCTRL, 0x4 } } },
     { "fixed-ctrl-absent-counter-field", 2, 4, 3, .ops = {
         { WR_GP, FCTRL, 0x1000 }, { WR, FCTRL, 0xbbb } } },
@@ -286,7 +287,8 @@ static const Rule rules[] = {
         { RD, GSTATUS, 0x8000000000000001ULL },
         { HWR_FAIL, GSTATUS, 1ULL << 20 } } },
     { "ovf-ctrl-clears-and-reads-zero", .ops = {
-        { HWR, GSTATUS, 0xc000000700000003ULL }, { WR, GOVF, 0x4000000000000002ULL },
+        { HWR, GSTATUS, 0xc000000700000003ULL },
+        { WR, GOVF, 0x4000000000000002ULL },
         { RD, GSTATUS, 0x8000000700000001ULL }, { RD, GOVF, 0 },
         { WR_GP, GOVF, 1ULL << 4 }, { WR_GP, GOVF, VPMU_GLOBAL_CTR_FRZ } } },
     { "status-set-v4-sets-bits", 4, .ops = {
