@@ -451,18 +451,6 @@ static int msr_index(uint32_t msr, uint32_t base, unsigned n)
     return msr >= base && msr < base + n ? (int)(msr - base) : -1;
 }
 
-bool vpmu_is_pmu_msr(uint32_t msr)
-{
-    const VPMUMsrRange *r;
-
-    for (r = vpmu_msr_ranges; r->nmsrs; r++) {
-        if (msr_index(msr, r->base, r->nmsrs) >= 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static bool has_fw_write(const VPMUState *s)
 {
     return s->cfg.perf_capabilities & VPMU_PERF_CAP_FW_WRITE;

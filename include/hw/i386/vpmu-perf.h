@@ -97,7 +97,6 @@ void vpmu_perf_free(VPMUPerf *p);
  * signal that overflows send it (0: none).
  */
 void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz, int signo);
-VPMUPerfMode vpmu_perf_mode(const VPMUPerf *p);
 /* Host perf fds currently open for this vCPU. */
 unsigned vpmu_perf_open_fds(const VPMUPerf *p);
 /* Events open but stopped: candidates for lazy release. */

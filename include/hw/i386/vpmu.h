@@ -232,8 +232,6 @@ typedef struct VPMUMsrRange {
  */
 extern const VPMUMsrRange *const vpmu_msr_ranges;
 
-/* Does the vPMU own @msr (whether or not the configuration has it)? */
-bool vpmu_is_pmu_msr(uint32_t msr);
 /*
  * Access an MSR as the guest (@host false) or as the host (@host true,
  * e.g. migration).  Return false where the SDM says #GP.

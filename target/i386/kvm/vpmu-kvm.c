@@ -334,19 +334,18 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 }
 
 /*
- * IA32_DEBUGCTL is shared: its PMU bits (freeze on PMI) are the model's,
- * the rest (BTF, LBR until our LBR work, bus-lock detect...) stay KVM's,
- * which we reach with host-initiated KVM_GET/SET_MSRS (not filtered).
- * KVM refusing its part means reserved bits: #GP, as KVM would raise.
+ * One MSR of KVM's, read or written host-initiated (KVM_GET/SET_MSRS are
+ * not filtered).  Returns false when KVM refuses it.
  */
-static bool kvm_vpmu_kvm_debugctl(X86CPU *cpu, uint64_t *val, bool write)
+static bool kvm_vpmu_kvm_msr(X86CPU *cpu, uint32_t index, uint64_t *val,
+                             bool write)
 {
     struct {
         struct kvm_msrs info;
         struct kvm_msr_entry entries[1];
     } msrs = {
         .info.nmsrs = 1,
-        .entries[0] = { .index = VPMU_MSR_DEBUGCTL, .data = *val },
+        .entries[0] = { .index = index, .data = *val },
     };
     int ret = kvm_vcpu_ioctl(CPU(cpu), write ? KVM_SET_MSRS : KVM_GET_MSRS,
                              &msrs);
@@ -356,6 +355,16 @@ static bool kvm_vpmu_kvm_debugctl(X86CPU *cpu, uint64_t *val, bool write)
     }
     *val = msrs.entries[0].data;
     return true;
+}
+
+/*
+ * IA32_DEBUGCTL is shared: its PMU bits (freeze on PMI) are the model's,
+ * the rest (BTF, LBR until our LBR work, bus-lock detect...) stay KVM's.
+ * KVM refusing its part means reserved bits: #GP, as KVM would raise.
+ */
+static bool kvm_vpmu_kvm_debugctl(X86CPU *cpu, uint64_t *val, bool write)
+{
+    return kvm_vpmu_kvm_msr(cpu, VPMU_MSR_DEBUGCTL, val, write);
 }
 
 static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
@@ -434,22 +443,6 @@ static bool kvm_vpmu_x2apic(X86CPU *cpu)
     return cpu_get_apic_base(cpu->apic_state) & MSR_IA32_APICBASE_EXTD;
 }
 
-static int kvm_vpmu_lvtpc_msr(X86CPU *cpu, uint64_t *val, bool write)
-{
-    struct {
-        struct kvm_msrs info;
-        struct kvm_msr_entry entries[1];
-    } msrs = {
-        .info.nmsrs = 1,
-        .entries[0] = { .index = MSR_X2APIC_LVTPC, .data = *val },
-    };
-    int ret = kvm_vcpu_ioctl(CPU(cpu), write ? KVM_SET_MSRS : KVM_GET_MSRS,
-                             &msrs);
-
-    *val = msrs.entries[0].data;
-    return ret == 1 ? 0 : -EIO;
-}
-
 /* The guest's LVTPC, from the in-kernel local APIC. */
 static int kvm_vpmu_read_lvtpc(X86CPU *cpu, uint32_t *lvtpc)
 {
@@ -458,7 +451,8 @@ static int kvm_vpmu_read_lvtpc(X86CPU *cpu, uint32_t *lvtpc)
     int ret;
 
     if (kvm_vpmu_x2apic(cpu)) {
-        ret = kvm_vpmu_lvtpc_msr(cpu, &val, false);
+        ret = kvm_vpmu_kvm_msr(cpu, MSR_X2APIC_LVTPC, &val, false) ? 0
+                                                                   : -EIO;
         *lvtpc = val;
         return ret;
     }
@@ -526,7 +520,7 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
     kvm_vpmu(cpu)->pmis++;
     if (kvm_vpmu_x2apic(cpu)) {
         masked = lvtpc | APIC_LVT_MASKED;
-        kvm_vpmu_lvtpc_msr(cpu, &masked, true);
+        kvm_vpmu_kvm_msr(cpu, MSR_X2APIC_LVTPC, &masked, true);
     }
     /* Freeze-on-PMI (DEBUGCTL) takes effect at delivery. */
     vpmu_pmi_delivered(s);
