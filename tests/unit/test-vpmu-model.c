@@ -631,6 +631,143 @@ static void test_config_from_host(void)
     g_assert_true(vpmu_config_check(&cfg, &error_abort));
 }
 
+/*
+ * Host policy: reclaim releases every host event (stopped ones too) and
+ * freezes the counts; the guest's registers keep working; restore
+ * re-creates the events and counting resumes from the frozen value.
+ */
+static void test_reclaim_restore(Fixture *t, gconstpointer data)
+{
+    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES);
+    wr(t, VPMU_MSR_PERFEVTSEL0 + 1, EVTSEL_CYCLES);
+    wr(t, VPMU_MSR_PERFEVTSEL0 + 1, EVTSEL_CYCLES & ~VPMU_EVTSEL_EN);
+    fake_tick(&t->f, 40);
+    vpmu_set_reclaimed(&t->s, true);
+    g_assert_false(t->f.programmed[0]);
+    g_assert_false(t->f.programmed[1]);
+    g_assert_cmpint(vpmu_slot_blocked(&t->s, 0), ==, VPMU_HOST_RECLAIMED);
+    fake_tick(&t->f, 100);
+    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 40);
+
+    /* The guest still owns its registers; nothing reaches the host. */
+    wr(t, VPMU_MSR_PMC0, 7);
+    wr(t, VPMU_MSR_PERFEVTSEL0 + 2, EVTSEL_CYCLES);
+    g_assert_false(t->f.programmed[2]);
+    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 7);
+    g_assert_true(vpmu_slot_counting(&t->s, 2));
+
+    vpmu_set_reclaimed(&t->s, false);
+    g_assert_true(t->f.programmed[0] && t->f.enabled[0]);
+    g_assert_true(t->f.programmed[2] && t->f.enabled[2]);
+    g_assert_false(t->f.programmed[1]);     /* the guest has it stopped */
+    fake_tick(&t->f, 5);
+    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 12);
+}
+
+/*
+ * Host policy, as KVM's event filter: a deny list stops the listed
+ * (event, umask) on GP counters and the listed fixed counters; the counter
+ * reads as frozen; removing the filter lets it count again.
+ */
+static void test_filter_deny(Fixture *t, gconstpointer data)
+{
+    VPMUEventFilter f;
+
+    g_assert_true(vpmu_filter_parse("deny;0x3c;fixed=0x2", &f,
+                                    &error_abort));
+    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES);
+    wr(t, VPMU_MSR_PERFEVTSEL0 + 1, VPMU_EVTSEL_EN | VPMU_EVTSEL_OS |
+       VPMU_EVENT_REF_CYCLES);
+    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0x33);
+    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 0x30000000fULL);
+    fake_tick(&t->f, 10);
+    vpmu_set_filter(&t->s, &f);
+    g_assert_cmpint(vpmu_slot_blocked(&t->s, 0), ==, VPMU_HOST_FILTERED);
+    g_assert_cmpint(vpmu_slot_blocked(&t->s, 1), ==, VPMU_HOST_ALLOWED);
+    g_assert_cmpint(vpmu_slot_blocked(&t->s, VPMU_MAX_GP), ==,
+                    VPMU_HOST_ALLOWED);
+    g_assert_cmpint(vpmu_slot_blocked(&t->s, VPMU_MAX_GP + 1), ==,
+                    VPMU_HOST_FILTERED);
+    g_assert_false(t->f.programmed[0]);
+    g_assert_false(t->f.programmed[VPMU_MAX_GP + 1]);
+    fake_tick(&t->f, 10);
+    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 10);
+    g_assert_cmphex(rd(t, VPMU_MSR_PMC0 + 1), ==, 20);
+    g_assert_cmphex(rd(t, VPMU_MSR_FIXED_CTR0), ==, 20);
+    g_assert_cmphex(rd(t, VPMU_MSR_FIXED_CTR0 + 1), ==, 10);
+
+    vpmu_set_filter(&t->s, NULL);
+    fake_tick(&t->f, 3);
+    g_assert_cmphex(rd(t, VPMU_MSR_PMC0), ==, 13);
+}
+
+/* An allow list lets only what it lists count: umask matters. */
+static void test_filter_allow(Fixture *t, gconstpointer data)
+{
+    VPMUEventFilter f;
+
+    g_assert_true(vpmu_filter_parse("allow;0x3c:0x01;fixed=0x1", &f,
+                                    &error_abort));
+    vpmu_set_filter(&t->s, &f);
+    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES);         /* umask 0 */
+    wr(t, VPMU_MSR_PERFEVTSEL0 + 1, VPMU_EVTSEL_EN | VPMU_EVTSEL_OS |
+       VPMU_EVENT_REF_CYCLES);                          /* umask 1 */
+    wr(t, VPMU_MSR_FIXED_CTR_CTRL, 0x33);
+    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 0x30000000fULL);
+    g_assert_false(t->f.programmed[0]);
+    g_assert_true(t->f.programmed[1]);
+    g_assert_true(t->f.programmed[VPMU_MAX_GP]);
+    g_assert_false(t->f.programmed[VPMU_MAX_GP + 1]);
+}
+
+/* The filter's command-line form: what it accepts and what it refuses. */
+static void test_filter_parse(void)
+{
+    static const char *const bad[] = {
+        "", "permit;0x3c", "deny;0x100", "deny;0x3c:0x100", "deny;zz",
+        "deny;;0x3c", "deny;fixed=0x10", "deny;fixed=x",
+    };
+    g_autoptr(GString) many = g_string_new("allow");
+    VPMUEventFilter f;
+    unsigned i;
+
+    g_assert_true(vpmu_filter_parse("deny", &f, &error_abort));
+    g_assert_true(f.deny && f.nevents == 0 && f.fixed_bitmap == 0);
+    g_assert_true(vpmu_filter_parse("allow;0xc0;60:0x4f;fixed=0xf", &f,
+                                    &error_abort));
+    g_assert_false(f.deny);
+    g_assert_cmpuint(f.nevents, ==, 2);
+    g_assert_cmphex(f.events[0], ==, 0x00c0);
+    g_assert_cmphex(f.events[1], ==, 0x4f3c);
+    g_assert_cmphex(f.fixed_bitmap, ==, 0xf);
+    for (i = 0; i < ARRAY_SIZE(bad); i++) {
+        Error *err = NULL;
+
+        g_assert_false(vpmu_filter_parse(bad[i], &f, &err));
+        g_assert_nonnull(err);
+        error_free(err);
+    }
+    for (i = 0; i <= VPMU_FILTER_MAX_EVENTS; i++) {
+        g_string_append_printf(many, ";%u", i);
+    }
+    g_assert_false(vpmu_filter_parse(many->str, &f, NULL));
+}
+
+/* Statistics tell fast-path toggles from event changes. */
+static void test_model_stats(Fixture *t, gconstpointer data)
+{
+    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES);
+    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 1);
+    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES | VPMU_EVTSEL_INV);
+    g_assert_cmpuint(t->s.stats.programs, ==, 2);
+    g_assert_cmpuint(t->s.stats.toggles, ==, 2);
+    wr(t, VPMU_MSR_PMC0, t->s.gp_mask);
+    fake_tick(&t->f, 2);
+    rd(t, VPMU_MSR_PMC0);
+    g_assert_cmpuint(t->s.stats.overflows, ==, 1);
+}
+
 #define ADD(name, fn) \
     g_test_add("/vpmu/model/" name, Fixture, NULL, fixture_setup, fn, \
                fixture_teardown)
@@ -653,6 +790,11 @@ int main(int argc, char **argv)
     ADD("save-load", test_save_load);
     ADD("unsupported-event-frozen", test_unsupported_event_frozen);
     ADD("reset-releases", test_reset_releases);
+    ADD("reclaim-restore", test_reclaim_restore);
+    ADD("filter-deny", test_filter_deny);
+    ADD("filter-allow", test_filter_allow);
+    ADD("stats", test_model_stats);
+    g_test_add_func("/vpmu/model/filter-parse", test_filter_parse);
     g_test_add_func("/vpmu/model/config-check", test_config_check);
     g_test_add_func("/vpmu/model/config-from-host", test_config_from_host);
     return g_test_run();

@@ -16,6 +16,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/cutils.h"
 #include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "hw/i386/vpmu.h"
@@ -210,6 +211,7 @@ static uint64_t slot_fold(VPMUState *s, unsigned slot)
     now = s->ops->read(s->opaque, slot);
     total = c->value + (now - c->host_base);
     if (total > mask) {
+        s->stats.overflows++;
         s->global_status |= slot_bit(slot);
         if (slot_pmi_enabled(s, slot)) {
             s->pmi_pending = true;
@@ -279,16 +281,23 @@ static void slot_sync(VPMUState *s, unsigned slot, uint64_t *start,
 {
     VPMUCounter *c = &s->counters[slot];
     VPMUHostEvent ev;
+    bool fresh = false;
 
     if (!slot_wants_counting(s, slot)) {
         if (c->running) {
             *stop |= 1ULL << slot;
             c->running = false;
+            s->stats.toggles++;
             trace_vpmu_counter_enable(slot, false);
         }
         return;
     }
 
+    if (vpmu_slot_blocked(s, slot) != VPMU_HOST_ALLOWED) {
+        /* Frozen where it is, like an event the host cannot count. */
+        slot_release(s, slot);
+        return;
+    }
     slot_host_event(s, slot, &ev);
     if (!c->programmed || memcmp(&ev, &c->host_event, sizeof(ev))) {
         slot_release(s, slot);
@@ -296,12 +305,15 @@ static void slot_sync(VPMUState *s, unsigned slot, uint64_t *start,
         c->host_base = 0;
         c->programmed = s->ops->program(s->opaque, slot, &ev,
                                         slot_distance(s, slot));
+        s->stats.programs++;
+        fresh = true;
         trace_vpmu_counter_program(slot, ev.eventsel, c->programmed);
     }
     if (c->programmed && !c->running) {
         *start |= 1ULL << slot;
         c->running = true;
         c->unfolded = true;
+        s->stats.toggles += !fresh;
         trace_vpmu_counter_enable(slot, true);
     }
 }
@@ -341,6 +353,164 @@ void vpmu_sync(VPMUState *s)
     }
     s->dirty = 0;
     vpmu_apply_enables(s, start, stop);
+}
+
+bool vpmu_filter_allows(const VPMUEventFilter *f, const VPMUHostEvent *ev)
+{
+    uint16_t code = ev->eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK);
+    bool listed = false;
+    uint32_t i;
+
+    /* As KVM's filter: fixed counters by index, GP events by encoding. */
+    if (ev->fixed) {
+        listed = f->fixed_bitmap & (1u << ev->index);
+    } else {
+        for (i = 0; i < f->nevents && !listed; i++) {
+            listed = f->events[i] == code;
+        }
+    }
+    return f->deny ? !listed : listed;
+}
+
+bool vpmu_slot_present(const VPMUState *s, unsigned slot)
+{
+    return slot < VPMU_MAX_COUNTERS && (s->counters_mask & slot_bit(slot));
+}
+
+bool vpmu_slot_counting(const VPMUState *s, unsigned slot)
+{
+    return slot_wants_counting(s, slot);
+}
+
+VPMUHostBlock vpmu_slot_blocked(const VPMUState *s, unsigned slot)
+{
+    VPMUHostEvent ev;
+
+    if (s->reclaimed) {
+        return VPMU_HOST_RECLAIMED;
+    }
+    if (s->has_filter) {
+        slot_host_event(s, slot, &ev);
+        if (!vpmu_filter_allows(&s->filter, &ev)) {
+            return VPMU_HOST_FILTERED;
+        }
+    }
+    return VPMU_HOST_ALLOWED;
+}
+
+uint64_t vpmu_slot_config(const VPMUState *s, unsigned slot)
+{
+    return slot_is_fixed(slot) ? fixed_field(s, slot - VPMU_MAX_GP)
+                               : s->counters[slot].eventsel;
+}
+
+void vpmu_slot_host_event(const VPMUState *s, unsigned slot,
+                          VPMUHostEvent *ev)
+{
+    slot_host_event(s, slot, ev);
+}
+
+uint64_t vpmu_slot_value(VPMUState *s, unsigned slot)
+{
+    return slot_fold(s, slot);
+}
+
+/*
+ * Host policy changes act at once (management calls these on the vCPU
+ * thread): every counter is looked at again by vpmu_sync().
+ */
+void vpmu_set_reclaimed(VPMUState *s, bool reclaimed)
+{
+    s->reclaimed = reclaimed;
+    if (reclaimed) {
+        /* Stopped events too: the host gets every counter back. */
+        vpmu_release_all(s);
+    }
+    s->dirty |= s->counters_mask;
+    vpmu_sync(s);
+}
+
+void vpmu_set_filter(VPMUState *s, const VPMUEventFilter *filter)
+{
+    s->has_filter = filter != NULL;
+    if (filter) {
+        s->filter = *filter;
+    }
+    s->dirty |= s->counters_mask;
+    vpmu_sync(s);
+}
+
+bool vpmu_filter_check(const VPMUEventFilter *f, Error **errp)
+{
+    if (f->nevents > VPMU_FILTER_MAX_EVENTS) {
+        error_setg(errp, "vPMU filter: %u events, at most %d", f->nevents,
+                   VPMU_FILTER_MAX_EVENTS);
+        return false;
+    }
+    if (f->fixed_bitmap >> VPMU_MAX_FIXED) {
+        error_setg(errp, "vPMU filter: fixed counter bitmap 0x%x names "
+                   "counters beyond the %d fixed counters", f->fixed_bitmap,
+                   VPMU_MAX_FIXED);
+        return false;
+    }
+    return true;
+}
+
+static bool filter_number(const char *item, const char *what, uint64_t max,
+                          uint64_t *val, Error **errp)
+{
+    if (qemu_strtou64(item, NULL, 0, val) < 0 || *val > max) {
+        error_setg(errp, "vPMU filter: '%s' is not a valid %s (0..0x%"
+                   PRIx64 ")", item, what, max);
+        return false;
+    }
+    return true;
+}
+
+bool vpmu_filter_parse(const char *str, VPMUEventFilter *f, Error **errp)
+{
+    g_auto(GStrv) items = g_strsplit(str, ";", -1);
+    uint64_t sel, umask, bitmap;
+    unsigned i;
+
+    memset(f, 0, sizeof(*f));
+    if (!items[0] || (strcmp(items[0], "allow") &&
+                      strcmp(items[0], "deny"))) {
+        error_setg(errp, "vPMU filter: '%s' must start with 'allow' or "
+                   "'deny', e.g. 'deny;0xc0:0x00;fixed=0x1'", str);
+        return false;
+    }
+    f->deny = !strcmp(items[0], "deny");
+    for (i = 1; items[i]; i++) {
+        g_auto(GStrv) parts = NULL;
+
+        if (g_str_has_prefix(items[i], "fixed=")) {
+            if (!filter_number(items[i] + 6, "fixed counter bitmap",
+                               UINT32_MAX, &bitmap, errp)) {
+                return false;
+            }
+            f->fixed_bitmap = bitmap;
+            continue;
+        }
+        if (f->nevents == VPMU_FILTER_MAX_EVENTS) {
+            error_setg(errp, "vPMU filter: more than %d events",
+                       VPMU_FILTER_MAX_EVENTS);
+            return false;
+        }
+        parts = g_strsplit(items[i], ":", 2);
+        umask = 0;
+        if (!parts[0] ||
+            !filter_number(parts[0], "event select", 0xff, &sel, errp) ||
+            (parts[1] &&
+             !filter_number(parts[1], "unit mask", 0xff, &umask, errp))) {
+            if (!parts[0]) {
+                error_setg(errp, "vPMU filter: empty item in '%s'", str);
+            }
+            return false;
+        }
+        f->events[f->nevents++] = sel | umask << 8;
+    }
+    return vpmu_filter_check(f, errp);
 }
 
 void vpmu_release_all(VPMUState *s)

@@ -155,6 +155,35 @@ typedef struct VPMUBackendOps {
     void (*release)(void *opaque, unsigned slot);
 } VPMUBackendOps;
 
+/*
+ * The host's say over which guest events may count, like KVM's
+ * KVM_SET_PMU_EVENT_FILTER: an allow or deny list of (event select, umask)
+ * pairs for the GP counters and a bitmap for the fixed counters.  A
+ * counter the filter refuses counts nothing (it reads as frozen).
+ */
+#define VPMU_FILTER_MAX_EVENTS          64
+
+typedef struct VPMUEventFilter {
+    bool deny;                  /* a deny list, else an allow list */
+    uint32_t nevents;
+    uint16_t events[VPMU_FILTER_MAX_EVENTS];   /* select | umask << 8 */
+    uint32_t fixed_bitmap;      /* bit n: fixed counter n is listed */
+} VPMUEventFilter;
+
+/* Why the host keeps a counter from counting, whatever the guest asked. */
+typedef enum VPMUHostBlock {
+    VPMU_HOST_ALLOWED,
+    VPMU_HOST_FILTERED,         /* the event filter refuses its event */
+    VPMU_HOST_RECLAIMED,        /* the host took the PMU back */
+} VPMUHostBlock;
+
+/* What the model asked of the backend, for query-vpmu. */
+typedef struct VPMUModelStats {
+    uint64_t programs;          /* new host events (event changes) */
+    uint64_t toggles;           /* enable changes on existing events */
+    uint64_t overflows;         /* counters that wrapped */
+} VPMUModelStats;
+
 /* Per-counter state. */
 typedef struct VPMUCounter {
     /* Serialized: the guest-visible count at host count @host_base. */
@@ -193,6 +222,17 @@ typedef struct VPMUState {
 
     /* Derived: GLOBAL_CTRL-layout bits of counters awaiting vpmu_sync(). */
     uint64_t dirty;
+
+    /*
+     * Host policy, not serialized: a migration destination applies its
+     * own.  Neither changes a register the guest can read.
+     */
+    bool reclaimed;
+    bool has_filter;
+    VPMUEventFilter filter;
+
+    /* Derived: statistics since vpmu_state_init(). */
+    VPMUModelStats stats;
 
     const VPMUBackendOps *ops;
     void *opaque;
@@ -274,6 +314,38 @@ void vpmu_save_state(VPMUState *s, VPMUSavedState *out);
  * failure @s is left in its reset state.  Host events are re-created.
  */
 bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp);
+
+/*
+ * Host policy.  The host takes the PMU back (@reclaimed): every host event
+ * is released and the guest's counters freeze where they are, while its
+ * MSR accesses keep working against the registers; giving it back
+ * re-creates the events the registers ask for.
+ */
+void vpmu_set_reclaimed(VPMUState *s, bool reclaimed);
+/* Replace the event filter (NULL: none); takes effect at once. */
+void vpmu_set_filter(VPMUState *s, const VPMUEventFilter *filter);
+bool vpmu_filter_allows(const VPMUEventFilter *f, const VPMUHostEvent *ev);
+/*
+ * The command-line form of a filter: "allow" or "deny", then ";"-separated
+ * items: EVENT or EVENT:UMASK (numbers, e.g. 0x3c:0x00) and fixed=BITMAP.
+ * "deny;0xc0;fixed=0x1" stops instructions retired, on GP and fixed
+ * counter 0.
+ */
+bool vpmu_filter_parse(const char *str, VPMUEventFilter *f, Error **errp);
+/* Check a filter built elsewhere (QMP) the way the parser does. */
+bool vpmu_filter_check(const VPMUEventFilter *f, Error **errp);
+
+/* Per-counter views for management; @slot as in VPMUBackendOps. */
+bool vpmu_slot_present(const VPMUState *s, unsigned slot);
+/* The guest's registers say the counter counts. */
+bool vpmu_slot_counting(const VPMUState *s, unsigned slot);
+VPMUHostBlock vpmu_slot_blocked(const VPMUState *s, unsigned slot);
+/* What the guest configured: PERFEVTSELx, or its FIXED_CTR_CTRL field. */
+uint64_t vpmu_slot_config(const VPMUState *s, unsigned slot);
+void vpmu_slot_host_event(const VPMUState *s, unsigned slot,
+                          VPMUHostEvent *ev);
+/* The guest-visible count, with what the host counted folded in. */
+uint64_t vpmu_slot_value(VPMUState *s, unsigned slot);
 
 /* CPUID leaf 0xA as the configuration describes it. */
 void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
