@@ -409,6 +409,25 @@ static void test_contention(void)
     g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 110);
     vpmu_perf_slot_info(t.p, 0, &info);
     g_assert_cmpint(info.state, ==, VPMU_SLOT_ACTIVE);
+    /* Counting fully again: no longer contended, the loss is kept. */
+    fake_tick(10);
+    vpmu_perf_slot_info(t.p, 0, &info);
+    g_assert_false(info.contended);
+    g_assert_cmpuint(info.lost_ns, ==, 50);
+
+    /* The test seam reads like a preempted flexible event. */
+    vpmu_perf_test_preempt(t.p, 0, true);
+    fake_tick(30);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 120);
+    vpmu_perf_slot_info(t.p, 0, &info);
+    g_assert_true(info.contended);
+    g_assert_cmpuint(info.lost_ns, ==, 80);
+    vpmu_perf_test_preempt(t.p, 0, false);
+    fake_tick(5);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 125);
+    vpmu_perf_slot_info(t.p, 0, &info);
+    g_assert_false(info.contended);
+    g_assert_cmpuint(info.lost_ns, ==, 80);
     teardown(&t);
 
     /* vpmu-scale=on: counts scaled by enabled / running. */

@@ -43,12 +43,16 @@ typedef struct VPMUPerfSlot {
     bool enabled;               /* the model wants it counting */
     bool in_error;              /* pinned event lost its counter */
     bool opened_here;           /* opened by the thread it counts */
+    bool preempted;             /* ran less than enabled since last read */
+    bool test_preempted;        /* test seam: act as if preempted */
     VPMUHostEvent ev;
     uint64_t period;            /* guest events to the next overflow */
     uint64_t carried;           /* count of events closed earlier */
     uint64_t last;              /* count of the open event at last read */
     uint64_t enabled_ns, running_ns;    /* of the open event at last read */
     uint64_t total_enabled_ns, total_running_ns, lost_ns;
+    /* Test seam: what the open event counted and ran while "preempted". */
+    uint64_t raw_value, raw_running_ns, hidden_value, hidden_running_ns;
     int64_t stopped_at;         /* when it was last disabled */
 } VPMUPerfSlot;
 
@@ -456,7 +460,9 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
     s->opened_here = p->tid && p->tid == vpmu_perf_thread_id();
     s->last = 0;
     s->enabled_ns = s->running_ns = 0;
-    s->in_error = false;
+    s->raw_value = s->raw_running_ns = 0;
+    s->hidden_value = s->hidden_running_ns = 0;
+    s->in_error = s->preempted = false;
     return true;
 }
 
@@ -494,6 +500,20 @@ static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
     }
     s->in_error = false;
 
+    if (s->test_preempted) {
+        /* What a flexible event that lost its counter would read. */
+        s->hidden_value += buf[0] - s->raw_value;
+        s->hidden_running_ns += buf[2] - s->raw_running_ns;
+    }
+    s->raw_value = buf[0];
+    s->raw_running_ns = buf[2];
+    buf[0] -= s->hidden_value;
+    buf[2] -= s->hidden_running_ns;
+
+    /* Contention now, not ever: it ends when the event runs again. */
+    if (buf[1] != s->enabled_ns) {
+        s->preempted = buf[2] - s->running_ns < buf[1] - s->enabled_ns;
+    }
     s->total_enabled_ns += buf[1] - s->enabled_ns;
     s->total_running_ns += buf[2] - s->running_ns;
     s->lost_ns += (buf[1] - s->enabled_ns) - (buf[2] - s->running_ns);
@@ -695,7 +715,12 @@ void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info)
     info->enabled_ns = s->total_enabled_ns;
     info->running_ns = s->total_running_ns;
     info->lost_ns = s->lost_ns;
-    info->contended = s->in_error || s->running_ns < s->enabled_ns;
+    info->contended = s->in_error || s->preempted;
+}
+
+void vpmu_perf_test_preempt(VPMUPerf *p, unsigned slot, bool preempted)
+{
+    p->slot[slot].test_preempted = preempted;
 }
 
 void vpmu_perf_free(VPMUPerf *p)

@@ -39,7 +39,8 @@ typedef enum VPMUPerfSlotState {
 
 typedef struct VPMUPerfSlotInfo {
     VPMUPerfSlotState state;
-    bool contended;         /* ran for less time than it was enabled */
+    /* Host perf has it now: it ran less than it was enabled lately. */
+    bool contended;
     uint64_t enabled_ns;    /* host time enabled, over all its events */
     uint64_t running_ns;    /* host time actually counting */
     uint64_t lost_ns;       /* enabled but not counting: contention */
@@ -111,6 +112,12 @@ void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info);
 const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p);
 /* The name perf users know the event by ("cycles", "skl::INST_RETIRED"). */
 const char *vpmu_perf_event_name(const VPMUPerf *p, const VPMUHostEvent *ev);
+/*
+ * Test seam, for management tests on hosts where nothing preempts us:
+ * from the next read on, the slot's event reads as if host perf had taken
+ * its counter (no count, no running time), until called with false.
+ */
+void vpmu_perf_test_preempt(VPMUPerf *p, unsigned slot, bool preempted);
 /* Count an overflow signal (called from the vCPU, not the handler). */
 void vpmu_perf_note_signal(VPMUPerf *p);
 
