@@ -41,6 +41,7 @@ gdt:
     .quad 0                         /* null */
     .quad 0x00af9b000000ffff        /* 0x08: 64-bit code */
     .quad 0x00cf93000000ffff        /* 0x10: data */
+    .quad 0x00cf9b000000ffff        /* 0x18: 32-bit code, for APs */
 gdt_end:
 gdt_desc:
     .word gdt_end - gdt - 1
@@ -48,6 +49,11 @@ gdt_desc:
 
     .globl multiboot_info
 multiboot_info:
+    .quad 0
+
+    /* The stack of the AP being started: set by smp_start_cpu(). */
+    .globl ap_boot_stack
+ap_boot_stack:
     .quad 0
 
     .section .bss
@@ -62,6 +68,12 @@ stack_top:
 _start:
     mov $stack_top, %esp
     mov %ebx, multiboot_info        /* physical = virtual: identity map */
+    call enter_long_mode
+    lgdt gdt_desc
+    ljmp $0x08, $start64
+
+/* Paging (the static identity map), PAE and long mode; still 32-bit code. */
+enter_long_mode:
     mov $pml4, %eax
     mov %eax, %cr3
     mov %cr4, %eax
@@ -74,8 +86,7 @@ _start:
     mov %cr0, %eax
     or $0x80000001, %eax            /* CR0.PG | CR0.PE */
     mov %eax, %cr0
-    lgdt gdt_desc
-    ljmp $0x08, $start64
+    ret
 
     .code64
 start64:
@@ -88,6 +99,58 @@ start64:
     mov $stack_top, %rsp
     call guest_start
 1:  hlt
+    jmp 1b
+
+/*
+ * Application processors.  A STARTUP IPI starts an AP in real mode at
+ * vector << 12, so libguest copies ap_trampoline..ap_trampoline_end to
+ * AP_TRAMPOLINE_BASE, below 1 MiB.  The copy only switches to protected
+ * mode with the BSP's GDT (its 32-bit code segment 0x18) and jumps to
+ * ap_start32 here, at its link address: everything after that is
+ * shared with the BSP (page tables, GDT, then the IDT in C).
+ */
+#define AP_TRAMPOLINE_BASE 0x8000
+#define TRAMP(sym) (sym - ap_trampoline + AP_TRAMPOLINE_BASE)
+
+    .code16
+    .globl ap_trampoline, ap_trampoline_end
+ap_trampoline:
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    lgdtl TRAMP(ap_gdt_desc)
+    mov %cr0, %eax
+    or $1, %eax                     /* CR0.PE */
+    mov %eax, %cr0
+    ljmpl $0x18, $ap_start32
+    .align 4
+ap_gdt_desc:
+    .word gdt_end - gdt - 1
+    .long gdt
+ap_trampoline_end:
+
+    .code32
+ap_start32:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov ap_boot_stack, %esp         /* below 4 GiB: .bss of this image */
+    call enter_long_mode
+    ljmp $0x08, $ap_start64
+
+    .code64
+ap_start64:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov %ax, %fs
+    mov %ax, %gs
+    mov ap_boot_stack(%rip), %rsp
+    call ap_start
+1:  cli
+    hlt
     jmp 1b
 
 /*
@@ -123,6 +186,7 @@ vec\n:
     VEC 18, 0
     VEC 19, 0
     VEC 32, 0
+    VEC 33, 0
 
 vec_common:
     push %rax

@@ -11,6 +11,47 @@
 volatile int exception_vector = NO_EXCEPTION;
 static unsigned checks_run, checks_failed;
 
+/*
+ * Per-CPU area, found through GS: smp_cpu_id() is one load, with no APIC
+ * access (an APIC read is an exit, or a slow MMIO emulation).
+ */
+struct percpu {
+    struct percpu *self;
+    int cpu;
+};
+static struct percpu percpu[MAX_CPUS];
+
+#define MSR_GS_BASE 0xc0000101
+
+/*
+ * printf and check() from several CPUs: one at a time, so lines do not
+ * interleave.  The owner may nest (an exception while printing bails out
+ * through printf).
+ */
+static volatile int print_owner = -1;
+static int print_depth;
+
+static void print_lock(void)
+{
+    int me = smp_cpu_id();
+
+    if (print_owner == me) {
+        print_depth++;
+        return;
+    }
+    while (!__sync_bool_compare_and_swap(&print_owner, -1, me)) {
+        cpu_relax();
+    }
+    print_depth = 1;
+}
+
+static void print_unlock(void)
+{
+    if (--print_depth == 0) {
+        __atomic_store_n(&print_owner, -1, __ATOMIC_RELEASE);
+    }
+}
+
 /* Exception frame as built by boot.S's vec_common. */
 struct frame {
     uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
@@ -149,9 +190,11 @@ void guest_printf(const char *fmt, ...)
 {
     va_list ap;
 
+    print_lock();
     va_start(ap, fmt);
     guest_vprintf(fmt, ap);
     va_end(ap);
+    print_unlock();
 }
 
 void guest_exit(int code)
@@ -166,6 +209,7 @@ void check(bool ok, const char *fmt, ...)
 {
     va_list ap;
 
+    print_lock();
     checks_run++;
     if (!ok) {
         checks_failed++;
@@ -175,6 +219,7 @@ void check(bool ok, const char *fmt, ...)
     guest_vprintf(fmt, ap);
     va_end(ap);
     guest_printf("\n");
+    print_unlock();
 }
 
 void guest_done(void)
@@ -314,21 +359,257 @@ static void set_gate(unsigned vec, void (*fn)(void))
 
 #define GATE(n) do { extern void vec##n(void); set_gate(n, vec##n); } while (0)
 
-static void idt_init(void)
+/* Every CPU loads the one IDT that the BSP built. */
+static void idt_load(void)
 {
     struct {
         uint16_t limit;
         uint64_t base;
     } __attribute__((packed)) desc = { sizeof(idt) - 1, (uint64_t)idt };
 
+    asm volatile("lidt %0" : : "m"(desc));
+}
+
+static void idt_init(void)
+{
     GATE(0); GATE(1); GATE(2); GATE(3); GATE(4); GATE(5); GATE(6); GATE(7);
     GATE(8); GATE(10); GATE(11); GATE(12); GATE(13); GATE(14); GATE(16);
-    GATE(17); GATE(18); GATE(19); GATE(32);
-    asm volatile("lidt %0" : : "m"(desc));
+    GATE(17); GATE(18); GATE(19); GATE(32); GATE(33);
+    idt_load();
+}
+
+static void percpu_init(int cpu)
+{
+    percpu[cpu].self = &percpu[cpu];
+    percpu[cpu].cpu = cpu;
+    wrmsr(MSR_GS_BASE, (uint64_t)&percpu[cpu]);
+}
+
+int smp_cpu_id(void)
+{
+    int cpu;
+
+    asm volatile("movl %%gs:%c1, %0"
+                 : "=r"(cpu) : "i"(offsetof(struct percpu, cpu)));
+    return cpu;
+}
+
+/* Local APIC */
+
+#define APIC_MMIO       0xfee00000ul
+#define MSR_X2APIC_BASE 0x800
+#define APIC_ICR_HIGH   0x310
+#define APIC_ICR_BUSY   (1u << 12)
+
+bool apic_x2apic(void)
+{
+    return rdmsr(MSR_APIC_BASE) & APIC_BASE_EXTD;
+}
+
+bool apic_enable_x2apic(void)
+{
+    uint32_t a, b, c, d;
+
+    cpuid(1, 0, &a, &b, &c, &d);
+    if (!(c & (1u << 21))) {
+        return false;
+    }
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EN |
+          APIC_BASE_EXTD);
+    return true;
+}
+
+uint32_t apic_read(unsigned reg)
+{
+    if (apic_x2apic()) {
+        return rdmsr(MSR_X2APIC_BASE + reg / 16);
+    }
+    return *(volatile uint32_t *)(APIC_MMIO + reg);
+}
+
+void apic_write(unsigned reg, uint32_t val)
+{
+    if (apic_x2apic()) {
+        wrmsr(MSR_X2APIC_BASE + reg / 16, val);
+        return;
+    }
+    *(volatile uint32_t *)(APIC_MMIO + reg) = val;
+}
+
+uint32_t apic_id(void)
+{
+    /* xAPIC keeps the ID in bits 31:24; x2APIC uses all 32. */
+    return apic_x2apic() ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24;
+}
+
+void apic_eoi(void)
+{
+    apic_write(APIC_EOI, 0);
+}
+
+void apic_send_ipi(uint32_t dest, uint32_t icr)
+{
+    if (apic_x2apic()) {
+        /* x2APIC's ICR is one 64-bit MSR; there is no busy bit. */
+        wrmsr(MSR_X2APIC_BASE + APIC_ICR / 16, (uint64_t)dest << 32 | icr);
+        return;
+    }
+    apic_write(APIC_ICR_HIGH, dest << 24);
+    apic_write(APIC_ICR, icr);
+    while (apic_read(APIC_ICR) & APIC_ICR_BUSY) {
+        cpu_relax();
+    }
+}
+
+/* fw_cfg, I/O port interface: a 16-bit key, then the item's bytes. */
+#define FW_CFG_PORT_SEL     0x510
+#define FW_CFG_PORT_DATA    0x511
+#define FW_CFG_NB_CPUS      0x05
+
+unsigned fw_cfg_nb_cpus(void)
+{
+    unsigned n;
+
+    asm volatile("outw %0, %1" : : "a"((uint16_t)FW_CFG_NB_CPUS),
+                 "Nd"((uint16_t)FW_CFG_PORT_SEL));
+    n = inb(FW_CFG_PORT_DATA);
+    return n | inb(FW_CFG_PORT_DATA) << 8;
+}
+
+/* SMP bring-up */
+
+#define ICR_INIT            0x4500      /* INIT, level assert */
+#define ICR_STARTUP         0x4600      /* STARTUP; vector = page number */
+#define AP_STACK_SIZE       16384
+#define SIPI_RETRY_CYCLES   200000000ull    /* ~0.1 s of TSC */
+#define AP_TIMEOUT_CYCLES   5000000000ull   /* seconds, whatever the TSC */
+
+/* Shared with boot.S: the AP being started reads them. */
+extern uint64_t ap_boot_stack;
+extern char ap_trampoline[], ap_trampoline_end[];
+void ap_start(void);
+
+static uint8_t ap_stacks[MAX_CPUS][AP_STACK_SIZE] __attribute__((aligned(16)));
+static void (*volatile ap_fn)(int cpu);
+static volatile int ap_booting_cpu;
+static volatile bool ap_ready, bsp_x2apic;
+static int cpus_online = 1, next_cpu = 1;
+
+/* boot.S's ap_start64 calls this on the new CPU's own stack. */
+void ap_start(void)
+{
+    int cpu = ap_booting_cpu;
+    void (*fn)(int cpu) = ap_fn;
+
+    idt_load();
+    percpu_init(cpu);
+    if (bsp_x2apic) {
+        apic_enable_x2apic();
+    }
+    /*
+     * INIT left the APIC software-disabled, and a disabled APIC accepts
+     * no fixed interrupt (PMIs included).  Spurious vector 0xff.
+     */
+    apic_write(APIC_SVR, 0x1ff);
+    __atomic_add_fetch(&cpus_online, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ap_ready, true, __ATOMIC_RELEASE);
+    fn(cpu);
+    asm volatile("sti");
+    for (;;) {
+        asm volatile("hlt");
+    }
+}
+
+static bool wait_ap_ready(uint64_t cycles)
+{
+    uint64_t t0 = rdtsc();
+
+    while (!__atomic_load_n(&ap_ready, __ATOMIC_ACQUIRE)) {
+        if (rdtsc() - t0 > cycles) {
+            return false;
+        }
+        cpu_relax();
+    }
+    return true;
+}
+
+int smp_start_cpu(uint32_t dest, void (*fn)(int cpu))
+{
+    volatile uint8_t *tramp = (volatile uint8_t *)AP_TRAMPOLINE_BASE;
+    int cpu = next_cpu, i;
+
+    if (cpu >= MAX_CPUS) {
+        return -1;
+    }
+    /* volatile: a plain loop could become a call to memcpy we lack. */
+    for (i = 0; i < ap_trampoline_end - ap_trampoline; i++) {
+        tramp[i] = ap_trampoline[i];
+    }
+    ap_fn = fn;
+    ap_booting_cpu = cpu;
+    ap_boot_stack = (uint64_t)&ap_stacks[cpu][AP_STACK_SIZE];
+    bsp_x2apic = apic_x2apic();
+    __atomic_store_n(&ap_ready, false, __ATOMIC_SEQ_CST);
+
+    /*
+     * INIT, then STARTUP (SDM vol. 3A, "MP Initialization Protocol
+     * Algorithm").  KVM needs none of the SDM's delays; a second STARTUP
+     * goes out only if the first one was missed.
+     */
+    apic_send_ipi(dest, ICR_INIT);
+    apic_send_ipi(dest, ICR_STARTUP | AP_TRAMPOLINE_BASE >> 12);
+    if (!wait_ap_ready(SIPI_RETRY_CYCLES)) {
+        apic_send_ipi(dest, ICR_STARTUP | AP_TRAMPOLINE_BASE >> 12);
+        if (!wait_ap_ready(AP_TIMEOUT_CYCLES)) {
+            return -1;
+        }
+    }
+    next_cpu++;
+    return cpu;
+}
+
+/*
+ * QEMU numbers APIC IDs 0..n-1 for "-smp n" when no topology level has
+ * gaps (what our tests use); the BSP is one of them.
+ */
+int smp_start(void (*fn)(int cpu))
+{
+    unsigned n = fw_cfg_nb_cpus(), id;
+    uint32_t self = apic_id();
+    int started = 0;
+
+    for (id = 0; id < n; id++) {
+        if (id != self && smp_start_cpu(id, fn) >= 0) {
+            started++;
+        }
+    }
+    return started;
+}
+
+int smp_num_cpus(void)
+{
+    return __atomic_load_n(&cpus_online, __ATOMIC_SEQ_CST);
+}
+
+static int barrier_count, barrier_gen;
+
+void smp_barrier(int n)
+{
+    int gen = __atomic_load_n(&barrier_gen, __ATOMIC_ACQUIRE);
+
+    if (__atomic_add_fetch(&barrier_count, 1, __ATOMIC_ACQ_REL) == n) {
+        __atomic_store_n(&barrier_count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&barrier_gen, gen + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&barrier_gen, __ATOMIC_ACQUIRE) == gen) {
+        cpu_relax();
+    }
 }
 
 void guest_start(void)
 {
+    percpu_init(0);
     idt_init();
     main();
     guest_done();

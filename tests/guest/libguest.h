@@ -142,4 +142,61 @@ void busy_loop(uint64_t iterations);
 #define EVENT_INST_RETIRED          0xc0
 #define GP_VECTOR                   13
 
+/*
+ * Local APIC, in whichever mode this CPU's APIC is: xAPIC (MMIO at
+ * 0xfee00000, which boot.S identity-maps) or x2APIC (MSR 0x800 + reg/16).
+ * @reg is the xAPIC register offset.
+ */
+#define MSR_APIC_BASE               0x1b
+#define APIC_BASE_EXTD              (1u << 10)
+#define APIC_BASE_EN                (1u << 11)
+#define APIC_ID                     0x20
+#define APIC_EOI                    0xb0
+#define APIC_SVR                    0xf0
+#define APIC_ICR                    0x300
+#define APIC_LVTPC                  0x340
+#define APIC_LVT_MASKED             (1u << 16)
+#define APIC_LVT_NMI                (4u << 8)
+
+bool apic_x2apic(void);
+/* Switch this CPU's APIC to x2APIC mode; false if the CPU has none. */
+bool apic_enable_x2apic(void);
+uint32_t apic_read(unsigned reg);
+void apic_write(unsigned reg, uint32_t val);
+uint32_t apic_id(void);
+void apic_eoi(void);
+/* Send an IPI: @icr is the ICR's low word (vector, delivery mode...). */
+void apic_send_ipi(uint32_t dest_apic_id, uint32_t icr);
+
+/*
+ * SMP.  smp_start() wakes every other CPU that QEMU started with
+ * (fw_cfg's CPU count) with INIT-SIPI-SIPI and runs @fn(cpu) on each,
+ * cpu = 1, 2, ...; it returns how many answered.  smp_start_cpu() wakes
+ * one CPU by APIC ID (a hot-plugged one) and returns its number or -1.
+ * An AP's APIC mirrors the BSP's mode and is software-enabled; the AP
+ * halts with interrupts enabled when @fn returns.
+ *
+ * Per-CPU data: index arrays with smp_cpu_id() (0 on the BSP).  printf
+ * and check() take a lock, but ASM_TRY's exception_vector is global: do
+ * not expect faults on two CPUs at once.
+ */
+#define MAX_CPUS                    8
+#define AP_TRAMPOLINE_BASE          0x8000
+
+int smp_start(void (*fn)(int cpu));
+int smp_start_cpu(uint32_t apic_id, void (*fn)(int cpu));
+int smp_cpu_id(void);
+/* CPUs running now, the BSP included. */
+int smp_num_cpus(void);
+/* Wait until @n CPUs have called smp_barrier() with the same @n. */
+void smp_barrier(int n);
+
+/* The number of CPUs QEMU started (fw_cfg FW_CFG_NB_CPUS). */
+unsigned fw_cfg_nb_cpus(void);
+
+static inline void cpu_relax(void)
+{
+    asm volatile("pause" : : : "memory");
+}
+
 #endif
