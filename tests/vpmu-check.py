@@ -360,6 +360,132 @@ def reset_test(args):
            time.monotonic() - start, '\n'.join(log))
 
 
+def perf_fd_owners(pid):
+    """
+    {tid: n}: the thread each of QEMU's perf fds signals (F_GETOWN_EX),
+    read from a copy of the fd (pidfd_getfd needs ptrace rights over QEMU;
+    None where we have none).  /proc/PID/fdinfo does not show the owner.
+    """
+    import ctypes
+    import fcntl
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    sys_pidfd_getfd, f_getown_ex = 438, 16
+    owners = {}
+    pidfd = os.pidfd_open(pid)
+    try:
+        for fd in os.listdir(f'/proc/{pid}/fd'):
+            try:
+                if 'perf_event' not in os.readlink(f'/proc/{pid}/fd/{fd}'):
+                    continue
+            except OSError:
+                continue
+            copy = libc.syscall(sys_pidfd_getfd, pidfd, int(fd), 0)
+            if copy < 0:
+                return None
+            try:
+                kind, tid = struct.unpack('ii', fcntl.fcntl(
+                    copy, f_getown_ex, bytes(8)))
+            finally:
+                os.close(copy)
+            owners[tid] = owners.get(tid, 0) + 1
+    finally:
+        os.close(pidfd)
+    return owners
+
+
+def vcpu_threads(pid):
+    """{'CPU n/KVM': tid} (QEMU names threads with -name debug-threads=on)."""
+    threads = {}
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/comm') as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if name.startswith('CPU ') and name.endswith('/KVM'):
+            threads[name] = int(tid)
+    return threads
+
+
+def smp_test(args):
+    """
+    pmu-smp on -smp 2: the guest checks that both vCPUs count, gate and
+    overflow independently.  With both CPUs' counters open it stops at
+    SYNC, and we check from outside that each vCPU holds its own events:
+    x-vpmu-stats per CPU (opens, open fds, overflow signals, PMIs) and,
+    where we may copy QEMU's fds, that each perf fd signals its own vCPU's
+    thread.
+    """
+    import tempfile
+    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-smp.elf')
+    sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-smp-'), 'qmp.sock')
+    cmd = run_guest_mod.qemu_command(args.qemu, elf, [
+        '-smp', '2', '-cpu', 'host,pmu=on', '-name', 'debug-threads=on',
+        '-append', 'sync=1', '-qmp', f'unix:{sock},server=on,wait=off'])
+    start = time.monotonic()
+    log, ok = [], True
+
+    def expect(cond, what):
+        nonlocal ok
+        log.append(f'{"ok" if cond else "FAILED"}: {what}')
+        ok = ok and cond
+
+    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            bufsize=0)
+    try:
+        qmp = QMP(sock)
+        for raw in qemu.stdout:
+            line = raw.decode(errors='replace').rstrip()
+            log.append(line)
+            if line != 'SYNC counting':
+                continue
+            # Each CPU has PMC0 and fixed counter 1 counting cycles.
+            cpus = sorted(qmp.cmd('query-cpus-fast'),
+                          key=lambda c: c['cpu-index'])
+            expect(len(cpus) == 2, f'{len(cpus)} vCPUs')
+            fds = 0
+            for c in cpus:
+                st = qmp.cmd('qom-get', path=c['qom-path'],
+                             property='x-vpmu-stats')
+                n = c['cpu-index']
+                fds += st['open-fds']
+                expect(st['open-fds'] == 2, f'CPU {n}: {st["open-fds"]} '
+                       'open fds for its 2 counting counters')
+                expect(st['overflow-signals'] >= 2 and st['pmis'] >= 2,
+                       f'CPU {n}: {st["overflow-signals"]} overflow signals '
+                       f'and {st["pmis"]} PMIs of its own (2 wraps)')
+            n, _ = perf_fds(qemu.pid)
+            expect(n == fds, f'QEMU holds {n} perf fds, the {fds} that '
+                   'the vCPUs report')
+            owners = perf_fd_owners(qemu.pid)
+            threads = vcpu_threads(qemu.pid)
+            if owners is None:
+                log.append('note: cannot copy QEMU\'s fds (pidfd_getfd); '
+                           'owner threads not checked')
+            else:
+                want = {threads.get(f'CPU {c["cpu-index"]}/KVM'): 2
+                        for c in cpus}
+                expect(owners == want and None not in want,
+                       f'perf fds per owner thread {owners}: 2 on each '
+                       f'vCPU thread {threads}')
+            qemu.stdin.write(b'g')
+        status = qemu.wait(timeout=60)
+        qmp.close()
+    except Exception as e:                      # noqa: BLE001
+        qemu.kill()
+        status = -1
+        log.append(f'harness error: {e!r}')
+    checks = [l for l in log if l.startswith('ok ') or
+              l.startswith('not ok ')]
+    expect(status == 1, f'guest exited cleanly (QEMU status {status})')
+    ok = ok and len(checks) >= 13 and \
+        not any(l.startswith('not ok') for l in checks)
+    report(f'smp/pmu-smp ({len(checks)} guest checks)', ok,
+           time.monotonic() - start, '\n'.join(log))
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -368,12 +494,37 @@ def kvm_has_own_pmu():
         return None
 
 
+# Guest tests that --only can pick, to run one alone while working on it.
+SELECTABLE = {
+    'pmi': lambda args: guest_test(args, 'pmu-pmi', 'pmu-pmi',
+                                   ['-cpu', 'host,pmu=on']),
+    'host': host_test,
+    'migration': migration_test,
+    'reset': reset_test,
+    'smp': smp_test,
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--qemu', required=True)
     ap.add_argument('--qemu-build', required=True)
     ap.add_argument('--guest-build', required=True)
+    ap.add_argument('--only', action='append', metavar='NAME',
+                    choices=sorted(SELECTABLE),
+                    help='run only this guest test (repeatable): '
+                    + ', '.join(sorted(SELECTABLE)))
     args = ap.parse_args()
+
+    if args.only:
+        problem = run_guest_mod.kvm_problem()
+        for name in args.only:
+            if problem:
+                report(name, False, 0, f'KVM is required and {problem}')
+            else:
+                SELECTABLE[name](args)
+        print(f'{results["passed"]} passed, {results["failed"]} failed')
+        return 1 if results['failed'] else 0
 
     unit_test(args.qemu_build, 'test-vpmu-model')
     unit_test(args.qemu_build, 'test-vpmu-events')
@@ -422,6 +573,7 @@ def main():
         host_test(args)
         migration_test(args)
         reset_test(args)
+        smp_test(args)
         config_error_test(args, 'gp-counters-out-of-range',
                           'host,pmu=on,pmu-gp-counters=9',
                           'vPMU: pmu-gp-counters=9 is out of range 1..8')
