@@ -274,6 +274,11 @@ void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz, int signo)
     p->signo = signo;
 }
 
+VPMUPerfMode vpmu_perf_mode(const VPMUPerf *p)
+{
+    return p->mode;
+}
+
 unsigned vpmu_perf_open_fds(const VPMUPerf *p)
 {
     unsigned i, n = 0;

@@ -93,6 +93,8 @@ VPMUPerf *vpmu_perf_new_with(const VPMUPerfSys *sys, VPMUPerfMode mode,
  */
 VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp);
 void vpmu_perf_free(VPMUPerf *p);
+/* HARDWARE or SOFTWARE: what vpmu_perf_new() chose. */
+VPMUPerfMode vpmu_perf_mode(const VPMUPerf *p);
 /*
  * The vCPU thread whose execution is counted, its TSC frequency, and the
  * signal that overflows send it (0: none).

@@ -42,7 +42,11 @@ static VPMUPerfOptions kvm_vpmu_perf_opts = {
     .pinned = true,
 };
 static uint32_t kvm_vpmu_release_ms = KVM_VPMU_DEFAULT_RELEASE_MS;
+static uint32_t kvm_vpmu_monitor_interval_ms = KVM_VPMU_DEFAULT_MONITOR_MS;
 static bool kvm_vpmu_filter_installed;
+/* The event filter new vCPUs start with (vpmu-filter, vpmu-set-filter). */
+static bool kvm_vpmu_has_filter;
+static VPMUEventFilter kvm_vpmu_filter;
 
 /* The glue's per-vCPU state around the model (cpu->vpmu points inside). */
 typedef struct KVMVPMU {
@@ -125,6 +129,42 @@ static void kvm_vpmu_set_release_ms(Object *obj, Visitor *v, const char *name,
     visit_type_uint32(v, name, &kvm_vpmu_release_ms, errp);
 }
 
+static void kvm_vpmu_get_monitor_ms(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    visit_type_uint32(v, name, &kvm_vpmu_monitor_interval_ms, errp);
+}
+
+static void kvm_vpmu_set_monitor_ms(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    uint32_t ms;
+
+    if (!visit_type_uint32(v, name, &ms, errp)) {
+        return;
+    }
+    /* Each look kicks every vCPU with running counters out of the guest. */
+    if (ms && ms < 10) {
+        error_setg(errp, "vpmu-monitor-ms=%u: use 0 (off) or at least 10",
+                   ms);
+        return;
+    }
+    kvm_vpmu_monitor_interval_ms = ms;
+}
+
+static void kvm_vpmu_set_filter_str(Object *obj, const char *str,
+                                    Error **errp)
+{
+    VPMUEventFilter f;
+
+    if (!vpmu_filter_parse(str, &f, errp)) {
+        return;
+    }
+    kvm_vpmu_set_vm_filter(&f);
+}
+
 static int kvm_vpmu_get_impl(Object *obj, Error **errp)
 {
     return kvm_vpmu_impl;
@@ -165,6 +205,52 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
     object_class_property_set_description(oc, "vpmu-release-ms",
         "Close the host event of a guest counter stopped this long "
         "(default " stringify(KVM_VPMU_DEFAULT_RELEASE_MS) " ms)");
+    object_class_property_add(oc, "vpmu-monitor-ms", "uint32",
+                              kvm_vpmu_get_monitor_ms,
+                              kvm_vpmu_set_monitor_ms, NULL, NULL);
+    object_class_property_set_description(oc, "vpmu-monitor-ms",
+        "Look for guest counters preempted by host perf this often, for "
+        "the VPMU_COUNTER_PREEMPTED event (default "
+        stringify(KVM_VPMU_DEFAULT_MONITOR_MS) " ms; 0: never)");
+    object_class_property_add_str(oc, "vpmu-filter", NULL,
+                                  kvm_vpmu_set_filter_str);
+    object_class_property_set_description(oc, "vpmu-filter",
+        "Guest events allowed to count: 'allow' or 'deny', then "
+        "';'-separated EVENT[:UMASK] and fixed=BITMAP, e.g. "
+        "'deny;0xc0:0x00;fixed=0x1'");
+}
+
+VPMUPerf *kvm_vpmu_backend(X86CPU *cpu)
+{
+    return kvm_vpmu(cpu)->perf;
+}
+
+void kvm_vpmu_glue_stats(X86CPU *cpu, uint64_t *msr_exits, uint64_t *pmis)
+{
+    *msr_exits = kvm_vpmu(cpu)->msr_exits;
+    *pmis = kvm_vpmu(cpu)->pmis;
+}
+
+bool kvm_vpmu_vm_filter(VPMUEventFilter *f)
+{
+    *f = kvm_vpmu_filter;
+    return kvm_vpmu_has_filter;
+}
+
+void kvm_vpmu_set_vm_filter(const VPMUEventFilter *f)
+{
+    /* A deny list of nothing filters nothing. */
+    kvm_vpmu_has_filter = f && (!f->deny || f->nevents || f->fixed_bitmap);
+    memset(&kvm_vpmu_filter, 0, sizeof(kvm_vpmu_filter));
+    kvm_vpmu_filter.deny = true;
+    if (kvm_vpmu_has_filter) {
+        kvm_vpmu_filter = *f;
+    }
+}
+
+uint32_t kvm_vpmu_monitor_ms(void)
+{
+    return kvm_vpmu_monitor_interval_ms;
 }
 
 /* On the vCPU thread (async_run_on_cpu): close long-stopped events. */
@@ -275,6 +361,32 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
     visit_end_struct(visitor, NULL);
 }
 
+/*
+ * x-vpmu-preempt (write-only, for tests): counters, as GLOBAL_CTRL bits,
+ * whose host events read as if host perf had taken them, through the
+ * backend's test seam.  Lets contention reporting be tested on hosts
+ * where nothing preempts us.
+ */
+static void kvm_vpmu_set_preempt(Object *obj, Visitor *visitor,
+                                 const char *name, void *opaque,
+                                 Error **errp)
+{
+    KVMVPMU *v = opaque;
+    uint64_t bits;
+    unsigned slot;
+
+    if (!visit_type_uint64(visitor, name, &bits, errp)) {
+        return;
+    }
+    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
+        unsigned bit = slot < VPMU_MAX_GP ? slot :
+                       VPMU_FIXED_BASE_BIT + slot - VPMU_MAX_GP;
+
+        /* A flag the vCPU thread reads at its next sample. */
+        vpmu_perf_test_preempt(v->perf, slot, bits & (1ULL << bit));
+    }
+}
+
 bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -327,9 +439,14 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     v->release_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                     kvm_vpmu_release_timer, v);
     vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
+    if (kvm_vpmu_has_filter) {
+        vpmu_set_filter(&v->state, &kvm_vpmu_filter);
+    }
     cpu->vpmu = &v->state;
     object_property_add(OBJECT(cpu), "x-vpmu-stats", "VPMUStats",
                         kvm_vpmu_get_stats, NULL, NULL, v);
+    object_property_add(OBJECT(cpu), "x-vpmu-preempt", "uint64",
+                        NULL, kvm_vpmu_set_preempt, NULL, v);
     return true;
 }
 
@@ -614,6 +731,7 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
     }
     v = kvm_vpmu(cpu);
     object_property_del(OBJECT(cpu), "x-vpmu-stats");
+    object_property_del(OBJECT(cpu), "x-vpmu-preempt");
     timer_free(v->release_timer);
     vpmu_release_all(&v->state);
     vpmu_perf_free(v->perf);

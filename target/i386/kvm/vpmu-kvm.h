@@ -7,6 +7,9 @@
 #ifndef I386_KVM_VPMU_KVM_H
 #define I386_KVM_VPMU_KVM_H
 
+#include "hw/i386/vpmu.h"
+#include "hw/i386/vpmu-perf.h"
+
 /* Who gives a pmu=on guest its PMU (-accel kvm,vpmu=...). */
 typedef enum KVMVPMUImpl {
     KVM_VPMU_IMPL_USERSPACE,    /* qemu-vpmu (default) */
@@ -30,5 +33,20 @@ void kvm_vpmu_reset_vcpu(X86CPU *cpu);
 /* Before KVM_RUN: act on counter overflows the host signalled. */
 void kvm_vpmu_pre_run(X86CPU *cpu);
 void kvm_vpmu_destroy_vcpu(X86CPU *cpu);
+
+/*
+ * For the management layer (hw/i386/vpmu/vpmu-qmp.c and friends).  Those
+ * taking a vCPU must run on its thread (run_on_cpu) and only for a vCPU
+ * whose cpu->vpmu is set.
+ */
+VPMUPerf *kvm_vpmu_backend(X86CPU *cpu);
+void kvm_vpmu_glue_stats(X86CPU *cpu, uint64_t *msr_exits, uint64_t *pmis);
+/* The per-VM event filter; false when there is none. */
+bool kvm_vpmu_vm_filter(VPMUEventFilter *f);
+/* Replace it (NULL: none) for vCPUs created from now on. */
+void kvm_vpmu_set_vm_filter(const VPMUEventFilter *f);
+/* How often management looks for contention (0: never). */
+uint32_t kvm_vpmu_monitor_ms(void);
+#define KVM_VPMU_DEFAULT_MONITOR_MS 1000
 
 #endif

@@ -1,0 +1,270 @@
+/*
+ * qemu-vpmu: QMP commands (query-vpmu, vpmu-reclaim, vpmu-restore, filter)
+ *
+ * Copyright (c) 2026 The qemu-vpmu authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The management layer: it sits on top of the KVM glue and never touches
+ * a vCPU's vPMU from the main loop.  Each vCPU's model and perf events
+ * belong to its thread, so every command does its work there through
+ * run_on_cpu(); the answer is then consistent and the counts current.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-vpmu.h"
+#include "qapi/qapi-events-vpmu.h"
+#include "hw/core/cpu.h"
+#include "cpu.h"
+#include "kvm/vpmu-kvm.h"
+#include "vpmu-mgmt.h"
+
+X86CPU *vpmu_mgmt_cpu(CPUState *cs)
+{
+    X86CPU *cpu = (X86CPU *)object_dynamic_cast(OBJECT(cs), TYPE_X86_CPU);
+
+    return cpu && cpu->vpmu ? cpu : NULL;
+}
+
+VpmuHostState vpmu_mgmt_host_state(X86CPU *cpu, unsigned slot,
+                                   const VPMUPerfSlotInfo *info)
+{
+    if (vpmu_slot_counting(cpu->vpmu, slot)) {
+        switch (vpmu_slot_blocked(cpu->vpmu, slot)) {
+        case VPMU_HOST_RECLAIMED:
+            return VPMU_HOST_STATE_RECLAIMED;
+        case VPMU_HOST_FILTERED:
+            return VPMU_HOST_STATE_FILTERED;
+        case VPMU_HOST_ALLOWED:
+            break;
+        }
+    }
+    switch (info->state) {
+    case VPMU_SLOT_ACTIVE:
+        return info->contended ? VPMU_HOST_STATE_PREEMPTED
+                               : VPMU_HOST_STATE_ACTIVE;
+    case VPMU_SLOT_INACTIVE:
+        return VPMU_HOST_STATE_INACTIVE;
+    case VPMU_SLOT_RELEASED:
+        return VPMU_HOST_STATE_RELEASED;
+    case VPMU_SLOT_ERROR:
+        return VPMU_HOST_STATE_ERROR;
+    case VPMU_SLOT_UNSUPPORTED:
+        return VPMU_HOST_STATE_UNSUPPORTED;
+    case VPMU_SLOT_UNUSED:
+    default:
+        return VPMU_HOST_STATE_UNUSED;
+    }
+}
+
+void vpmu_mgmt_slot_id(unsigned slot, VpmuCounterKind *kind, int64_t *index)
+{
+    *kind = slot < VPMU_MAX_GP ? VPMU_COUNTER_KIND_GP
+                               : VPMU_COUNTER_KIND_FIXED;
+    *index = slot < VPMU_MAX_GP ? slot : slot - VPMU_MAX_GP;
+}
+
+static VpmuCounterInfo *vpmu_counter_info(X86CPU *cpu, unsigned slot)
+{
+    VPMUState *s = cpu->vpmu;
+    VPMUPerf *perf = kvm_vpmu_backend(cpu);
+    VpmuCounterInfo *c = g_new0(VpmuCounterInfo, 1);
+    VPMUPerfSlotInfo info;
+    VPMUHostEvent ev;
+    const char *name;
+
+    vpmu_mgmt_slot_id(slot, &c->kind, &c->index);
+    c->enabled = vpmu_slot_counting(s, slot);
+    c->config = vpmu_slot_config(s, slot);
+    /* Folds what the host counted: the count is the one the guest reads. */
+    c->count = vpmu_slot_value(s, slot);
+    vpmu_slot_host_event(s, slot, &ev);
+    if (ev.fixed ? c->config != 0 :
+        (c->config & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK))) {
+        name = vpmu_perf_event_name(perf, &ev);
+        c->event = g_strdup(name ? name : "unknown");
+    }
+    vpmu_perf_slot_info(perf, slot, &info);
+    c->host_state = vpmu_mgmt_host_state(cpu, slot, &info);
+    c->time_enabled_ns = info.enabled_ns;
+    c->time_running_ns = info.running_ns;
+    c->time_lost_ns = info.lost_ns;
+    return c;
+}
+
+/* On the vCPU thread. */
+static void vpmu_query_work(CPUState *cs, run_on_cpu_data data)
+{
+    X86CPU *cpu = X86_CPU(cs);
+    VpmuInfo *info = data.host_ptr;
+    VPMUPerf *perf = kvm_vpmu_backend(cpu);
+    const VPMUPerfStats *ps = vpmu_perf_stats(perf);
+    const VPMUModelStats *ms = &cpu->vpmu->stats;
+    VpmuCounterInfoList **tail = &info->counters;
+    VpmuStats *st = g_new0(VpmuStats, 1);
+    unsigned slot;
+
+    info->cpu_index = cs->cpu_index;
+    info->backend = vpmu_perf_mode(perf) == VPMU_PERF_HARDWARE ?
+                    VPMU_BACKEND_MODE_HARDWARE : VPMU_BACKEND_MODE_SOFTWARE;
+    info->version = cpu->vpmu->cfg.version;
+    info->reclaimed = cpu->vpmu->reclaimed;
+    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
+        if (vpmu_slot_present(cpu->vpmu, slot)) {
+            QAPI_LIST_APPEND(tail, vpmu_counter_info(cpu, slot));
+        }
+    }
+    /* After the reads above: a fold may have re-armed, never opened. */
+    info->open_events = vpmu_perf_open_fds(perf);
+
+    kvm_vpmu_glue_stats(cpu, &st->msr_exits, &st->pmis);
+    st->fast_path_toggles = ms->toggles;
+    st->event_changes = ms->programs;
+    st->overflows = ms->overflows;
+    st->perf_opens = ps->opens;
+    st->perf_open_failures = ps->open_failures;
+    st->perf_closes = ps->closes;
+    st->perf_ioctls = ps->ioctls;
+    st->perf_reads = ps->reads;
+    st->lazy_releases = ps->lazy_releases;
+    st->overflow_signals = ps->overflow_signals;
+    info->stats = st;
+}
+
+VpmuInfoList *qmp_query_vpmu(Error **errp)
+{
+    VpmuInfoList *head = NULL, **tail = &head;
+    CPUState *cs;
+
+    CPU_FOREACH(cs) {
+        VpmuInfo *info;
+
+        if (!vpmu_mgmt_cpu(cs)) {
+            continue;
+        }
+        info = g_new0(VpmuInfo, 1);
+        run_on_cpu(cs, vpmu_query_work, RUN_ON_CPU_HOST_PTR(info));
+        QAPI_LIST_APPEND(tail, info);
+    }
+    return head;
+}
+
+/*
+ * The vCPUs a command acts on: @cpu_index's, or every one with a vPMU.
+ * Checked before anything changes, so that an error changes nothing.
+ */
+static bool vpmu_for_each_target(bool has_cpu_index, int64_t cpu_index,
+                                 run_on_cpu_func fn, Error **errp)
+{
+    CPUState *cs;
+
+    if (has_cpu_index) {
+        cs = cpu_index >= 0 && cpu_index <= INT_MAX ?
+             qemu_get_cpu(cpu_index) : NULL;
+        if (!cs) {
+            error_setg(errp, "vPMU: no vCPU with cpu-index %" PRId64,
+                       cpu_index);
+            return false;
+        }
+        if (!vpmu_mgmt_cpu(cs)) {
+            error_setg(errp, "vPMU: vCPU %" PRId64 " has no userspace vPMU "
+                       "(it needs -cpu ...,pmu=on and -accel kvm with "
+                       "vpmu=userspace)", cpu_index);
+            return false;
+        }
+        run_on_cpu(cs, fn, RUN_ON_CPU_NULL);
+        return true;
+    }
+    CPU_FOREACH(cs) {
+        if (vpmu_mgmt_cpu(cs)) {
+            run_on_cpu(cs, fn, RUN_ON_CPU_NULL);
+        }
+    }
+    return true;
+}
+
+/* On the vCPU thread. */
+static void vpmu_reclaim_work(CPUState *cs, run_on_cpu_data data)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    if (!cpu->vpmu->reclaimed) {
+        vpmu_set_reclaimed(cpu->vpmu, true);
+        qapi_event_send_vpmu_reclaimed(cs->cpu_index);
+    }
+}
+
+static void vpmu_restore_work(CPUState *cs, run_on_cpu_data data)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    if (cpu->vpmu->reclaimed) {
+        vpmu_set_reclaimed(cpu->vpmu, false);
+        qapi_event_send_vpmu_restored(cs->cpu_index);
+    }
+}
+
+void qmp_vpmu_reclaim(bool has_cpu_index, int64_t cpu_index, Error **errp)
+{
+    vpmu_for_each_target(has_cpu_index, cpu_index, vpmu_reclaim_work, errp);
+}
+
+void qmp_vpmu_restore(bool has_cpu_index, int64_t cpu_index, Error **errp)
+{
+    vpmu_for_each_target(has_cpu_index, cpu_index, vpmu_restore_work, errp);
+}
+
+static void vpmu_filter_work(CPUState *cs, run_on_cpu_data data)
+{
+    VPMUEventFilter f;
+
+    vpmu_set_filter(X86_CPU(cs)->vpmu,
+                    kvm_vpmu_vm_filter(&f) ? &f : NULL);
+}
+
+void qmp_vpmu_set_filter(VpmuFilter *filter, Error **errp)
+{
+    VPMUEventFilter f = {
+        .deny = filter->action == VPMU_FILTER_ACTION_DENY,
+        .fixed_bitmap = filter->has_fixed_counters ?
+                        filter->fixed_counters : 0,
+    };
+    VpmuFilterEventList *e;
+    unsigned n = 0;
+
+    for (e = filter->events; e; e = e->next) {
+        if (n < VPMU_FILTER_MAX_EVENTS) {
+            f.events[n] = e->value->select | e->value->umask << 8;
+        }
+        n++;
+    }
+    f.nevents = n;
+    if (!vpmu_filter_check(&f, errp)) {
+        return;
+    }
+    kvm_vpmu_set_vm_filter(&f);
+    vpmu_for_each_target(false, 0, vpmu_filter_work, errp);
+}
+
+VpmuFilter *qmp_query_vpmu_filter(Error **errp)
+{
+    VpmuFilter *filter = g_new0(VpmuFilter, 1);
+    VpmuFilterEventList **tail = &filter->events;
+    VPMUEventFilter f;
+    unsigned i;
+
+    kvm_vpmu_vm_filter(&f);
+    filter->has_events = true;      /* [] rather than absent */
+    filter->action = f.deny ? VPMU_FILTER_ACTION_DENY
+                            : VPMU_FILTER_ACTION_ALLOW;
+    for (i = 0; i < f.nevents; i++) {
+        VpmuFilterEvent *ev = g_new0(VpmuFilterEvent, 1);
+
+        ev->select = f.events[i] & 0xff;
+        ev->umask = f.events[i] >> 8;
+        QAPI_LIST_APPEND(tail, ev);
+    }
+    filter->has_fixed_counters = true;
+    filter->fixed_counters = f.fixed_bitmap;
+    return filter;
+}
