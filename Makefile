@@ -3,6 +3,8 @@
 #   make          build build/qemu-system-x86_64 (installs deps as root)
 #   make demo     boot the demo guest under -cpu host,pmu=on
 #   make check    build, then run every test
+#   make check-libvirt  our emulator under a private libvirtd (installs
+#                 Debian's libvirt as root)
 #   make fuzz     fuzz the register model for FUZZ_TIME (default 600s)
 #   make bench    cost of vPMU operations, as ratios to a bare MSR exit
 #
@@ -28,7 +30,8 @@ QEMU_CONFIGURE := --target-list=x86_64-softmmu \
 	--enable-werror --firmwarepath=/usr/share/qemu:/usr/share/seabios \
 	--python=$(PY)
 
-.PHONY: all deps tree qemu guests demo check fuzz bench clean distclean
+.PHONY: all deps tree qemu guests demo check check-libvirt libvirt-deps fuzz \
+	bench clean distclean
 all: qemu guests
 
 deps:
@@ -67,6 +70,13 @@ demo: qemu guests
 check: qemu guests
 	@$(PY) tests/vpmu-check.py --qemu $(EMU) --qemu-build $(QB) \
 	    --guest-build $(GB)
+
+libvirt-deps:
+	@scripts/install-libvirt-deps.sh
+
+check-libvirt: qemu guests libvirt-deps
+	@$(PY) tests/libvirt/vpmu-libvirt-test.py --qemu $(EMU) \
+	    --guest $(GB)/tests/guest/idle.elf
 
 bench: qemu guests
 	@$(PY) tests/bench/vpmu-bench.py --qemu $(EMU) \
