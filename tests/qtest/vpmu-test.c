@@ -6,13 +6,18 @@
  *
  * Guest-visible behaviour is tested by the guest programs in tests/guest;
  * this checks what management sees: the -cpu pmu-* properties, the
- * accelerator's vpmu choice, and the vCPU's x-vpmu-stats.  query-vpmu and
- * reclaim/restore (issue 6) will be tested here too.
+ * accelerator's vpmu choice, the vCPU's x-vpmu-stats, and the QMP
+ * interface (query-vpmu, vpmu-reclaim/restore, the event filter and the
+ * contention events).  Cases where the guest must count boot
+ * tests/guest/idle.elf, found through $VPMU_GUEST_DIR (set by
+ * tests/vpmu-check.py); without it they fail loudly.
  */
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
 
 #define CPU0 "/machine/unattached/device[0]"
 
@@ -101,11 +106,419 @@ static void test_vpmu_kvm(void)
     qtest_quit(qts);
 }
 
+/* The guest that counts forever: PMC0 and FIXED_CTR1, unhalted cycles. */
+static char *counting_guest(void)
+{
+    const char *dir = g_getenv("VPMU_GUEST_DIR");
+    char *path;
+
+    if (!dir) {
+        g_printerr("vpmu-test: FAIL: set VPMU_GUEST_DIR to the directory "
+                   "of the test guests (build/guest/tests/guest)\n");
+        g_test_fail();
+        return NULL;
+    }
+    path = g_build_filename(dir, "idle.elf", NULL);
+    if (access(path, R_OK)) {
+        g_printerr("vpmu-test: FAIL: no guest %s\n", path);
+        g_test_fail();
+        g_free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* QEMU with the counting guest, or NULL after failing the test. */
+static QTestState *start_counting(const char *accel_opts)
+{
+    g_autofree char *guest = NULL;
+
+    if (!have_kvm() || !(guest = counting_guest())) {
+        return NULL;
+    }
+    return qtest_initf("-accel 'kvm%s' -cpu host,pmu=on -kernel %s",
+                       accel_opts, guest);
+}
+
+/* query-vpmu's entry for vCPU 0 (a new reference). */
+static QDict *vpmu_cpu0(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-vpmu' }");
+    QList *list = qdict_get_qlist(resp, "return");
+    QDict *cpu0;
+
+    g_assert(list);
+    g_assert_cmpint(qlist_size(list), >=, 1);
+    cpu0 = qobject_to(QDict, qlist_peek(list));
+    qobject_ref(cpu0);
+    qobject_unref(resp);
+    return cpu0;
+}
+
+static uint64_t get_u64(QDict *d, const char *key)
+{
+    return qnum_get_uint(qobject_to(QNum, qdict_get(d, key)));
+}
+
+/* Counter @n (GP first) of vCPU 0, and its field @key. */
+static QDict *counter(QDict *cpu, int n)
+{
+    QList *counters = qdict_get_qlist(cpu, "counters");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(counters, e) {
+        if (!n--) {
+            return qobject_to(QDict, qlist_entry_obj(e));
+        }
+    }
+    g_assert_not_reached();
+}
+
+static uint64_t gp0_count(QTestState *qts, const char **state)
+{
+    g_autoptr(QDict) cpu = vpmu_cpu0(qts);
+    QDict *gp0 = counter(cpu, 0);
+    static char buf[32];
+
+    if (state) {
+        g_strlcpy(buf, qdict_get_str(gp0, "host-state"), sizeof(buf));
+        *state = buf;
+    }
+    return get_u64(gp0, "count");
+}
+
+/* Wait (guest code is slow here) until the guest's PMC0 counts. */
+static void wait_counting(QTestState *qts)
+{
+    int i;
+
+    for (i = 0; i < 600; i++) {
+        if (gp0_count(qts, NULL)) {
+            return;
+        }
+        g_usleep(100 * 1000);
+    }
+    g_error("the guest did not start counting in 60 s");
+}
+
+/* Host perf fds of the QEMU process, as the host sees them. */
+static int perf_fds(QTestState *qts)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/fd", qtest_pid(qts));
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    int n = 0;
+
+    g_assert(d);
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_autofree char *target = g_file_read_link(path, NULL);
+
+        n += target && strstr(target, "perf_event") != NULL;
+    }
+    return n;
+}
+
+/* Wait up to @secs for @event, pumping QMP; a new reference or NULL. */
+static QDict *wait_event(QTestState *qts, const char *event, int secs)
+{
+    int i;
+
+    for (i = 0; i < secs * 10; i++) {
+        QDict *ev = qtest_qmp_event_ref(qts, event);
+
+        if (ev) {
+            return ev;
+        }
+        qtest_qmp_assert_success(qts, "{ 'execute': 'query-status' }");
+        g_usleep(100 * 1000);
+    }
+    return NULL;
+}
+
+static int count_events(QTestState *qts, const char *event)
+{
+    QDict *ev;
+    int n = 0;
+
+    while ((ev = qtest_qmp_event_ref(qts, event))) {
+        qobject_unref(ev);
+        n++;
+    }
+    return n;
+}
+
+/* query-vpmu: one entry per vCPU, every counter, the guest's config. */
+static void test_query_schema(void)
+{
+    QTestState *qts;
+    QDict *resp, *cpu, *c, *stats;
+    QList *list;
+    QListEntry *e;
+    int n = 0;
+
+    if (!have_kvm()) {
+        return;
+    }
+    qts = qtest_init("-accel kvm -smp 2 -cpu host,pmu=on,pmu-gp-counters=3,"
+                     "pmu-fixed-counters=2 -S");
+    resp = qtest_qmp(qts, "{ 'execute': 'query-vpmu' }");
+    list = qdict_get_qlist(resp, "return");
+    g_assert_cmpint(qlist_size(list), ==, 2);
+    QLIST_FOREACH_ENTRY(list, e) {
+        cpu = qobject_to(QDict, qlist_entry_obj(e));
+        g_assert_cmpint(qdict_get_int(cpu, "cpu-index"), ==, n++);
+        g_assert_false(qdict_get_bool(cpu, "reclaimed"));
+        g_assert_cmpint(qdict_get_int(cpu, "open-events"), ==, 0);
+        g_assert_cmpint(qlist_size(qdict_get_qlist(cpu, "counters")), ==, 5);
+        c = counter(cpu, 3);
+        g_assert_cmpstr(qdict_get_str(c, "kind"), ==, "fixed");
+        g_assert_cmpint(qdict_get_int(c, "index"), ==, 0);
+        g_assert_cmpstr(qdict_get_str(c, "host-state"), ==, "unused");
+        g_assert_false(qdict_haskey(c, "event"));
+        stats = qdict_get_qdict(cpu, "stats");
+        g_assert_cmpint(qdict_get_int(stats, "perf-opens"), ==, 0);
+        g_assert(qdict_haskey(stats, "fast-path-toggles"));
+    }
+    qobject_unref(resp);
+    qtest_quit(qts);
+
+    /* vpmu=kvm: no userspace vPMU, an empty list. */
+    qts = qtest_init("-accel kvm,vpmu=kvm -cpu host,pmu=on -S");
+    resp = qtest_qmp(qts, "{ 'execute': 'query-vpmu' }");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 0);
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
+/*
+ * vpmu-reclaim closes every perf fd of QEMU and freezes the guest's
+ * count; vpmu-restore re-creates the events and the count moves again.
+ */
+static void test_reclaim_restore(void)
+{
+    QTestState *qts = start_counting("");
+    g_autoptr(QDict) cpu = NULL;
+    QDict *ev;
+    const char *state;
+    uint64_t a, b;
+
+    if (!qts) {
+        return;
+    }
+    wait_counting(qts);
+    g_assert_cmpint(perf_fds(qts), ==, 2);
+    cpu = vpmu_cpu0(qts);
+    g_assert_cmpstr(qdict_get_str(counter(cpu, 0), "event"), ==, "cycles");
+    g_assert_cmpint(qdict_get_int(counter(cpu, 0), "config") & 0xff, ==,
+                    0x3c);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vpmu-reclaim' }");
+    g_assert_cmpint(perf_fds(qts), ==, 0);
+    ev = wait_event(qts, "VPMU_RECLAIMED", 5);
+    g_assert(ev);
+    qobject_unref(ev);
+    a = gp0_count(qts, &state);
+    g_assert_cmpstr(state, ==, "reclaimed");
+    g_usleep(500 * 1000);
+    b = gp0_count(qts, NULL);
+    g_assert_cmpuint(a, ==, b);
+    /* Idempotent: nothing more to close, no second event. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vpmu-reclaim', "
+                             "'arguments': { 'cpu-index': 0 } }");
+    g_assert_cmpint(count_events(qts, "VPMU_RECLAIMED"), ==, 0);
+    qobject_unref(cpu);
+    cpu = vpmu_cpu0(qts);
+    g_assert_true(qdict_get_bool(cpu, "reclaimed"));
+    g_assert_cmpint(qdict_get_int(cpu, "open-events"), ==, 0);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vpmu-restore' }");
+    g_assert_cmpint(perf_fds(qts), ==, 2);
+    ev = wait_event(qts, "VPMU_RESTORED", 5);
+    g_assert(ev);
+    qobject_unref(ev);
+    g_usleep(300 * 1000);
+    b = gp0_count(qts, &state);
+    g_assert_cmpstr(state, ==, "active");
+    g_assert_cmpuint(b, >, a);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vpmu-restore' }");
+    g_assert_cmpint(count_events(qts, "VPMU_RESTORED"), ==, 0);
+    qtest_quit(qts);
+}
+
+/* @resp is an error reply whose message has @msg. */
+static void assert_error(QDict *resp, const char *msg)
+{
+    QDict *err = qdict_get_qdict(resp, "error");
+
+    g_assert(err);
+    g_assert_cmpstr(qdict_get_str(err, "class"), ==, "GenericError");
+    g_assert_nonnull(strstr(qdict_get_str(err, "desc"), msg));
+    qobject_unref(resp);
+}
+
+/* Bad arguments get clear errors and change nothing. */
+static void test_errors(void)
+{
+    QTestState *qts;
+    QList *many = qlist_new();
+    QDict *resp, *f;
+    int i;
+
+    if (!have_kvm()) {
+        qobject_unref(many);
+        return;
+    }
+    qts = qtest_init("-accel kvm -cpu host,pmu=on -S");
+    assert_error(qtest_qmp(qts, "{ 'execute': 'vpmu-reclaim', "
+                           "'arguments': { 'cpu-index': 7 } }"),
+                 "no vCPU with cpu-index 7");
+    assert_error(qtest_qmp(qts, "{ 'execute': 'vpmu-restore', "
+                           "'arguments': { 'cpu-index': -1 } }"),
+                 "cpu-index -1");
+    assert_error(qtest_qmp(qts, "{ 'execute': 'vpmu-set-filter', "
+                           "'arguments': { 'action': 'deny', "
+                           "'fixed-counters': 16 } }"),
+                 "fixed counter bitmap");
+    for (i = 0; i < 65; i++) {
+        QDict *ev = qdict_new();
+
+        qdict_put_int(ev, "select", i);
+        qdict_put_int(ev, "umask", 0);
+        qlist_append(many, ev);
+    }
+    assert_error(qtest_qmp(qts, "{ 'execute': 'vpmu-set-filter', "
+                           "'arguments': { 'action': 'allow', "
+                           "'events': %p } }", many),
+                 "65 events, at most 64");
+    resp = qtest_qmp(qts, "{ 'execute': 'vpmu-set-filter', 'arguments': "
+                     "{ 'action': 'deny', 'events': "
+                     "[ { 'select': 256, 'umask': 0 } ] } }");
+    g_assert(qdict_haskey(resp, "error"));      /* not a uint8 */
+    qobject_unref(resp);
+    /* Nothing changed: still no filter. */
+    f = qtest_qmp_assert_success_ref(qts,
+                                     "{ 'execute': 'query-vpmu-filter' }");
+    g_assert_cmpstr(qdict_get_str(f, "action"), ==, "deny");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(f, "events")), ==, 0);
+    qobject_unref(f);
+    qtest_quit(qts);
+
+    qts = qtest_init("-accel kvm,vpmu=kvm -cpu host,pmu=on -S");
+    assert_error(qtest_qmp(qts, "{ 'execute': 'vpmu-reclaim', "
+                           "'arguments': { 'cpu-index': 0 } }"),
+                 "has no userspace vPMU");
+    qtest_quit(qts);
+}
+
+/* The filter: at startup and at runtime; a refused event is frozen. */
+static void test_filter(void)
+{
+    QTestState *qts = start_counting(",vpmu-filter=deny;0x3c");
+    const char *state;
+    uint64_t a, b;
+    int i;
+
+    if (!qts) {
+        return;
+    }
+    /* PMC0 counts cycles (0x3c): refused; FIXED_CTR1 is allowed. */
+    for (i = 0; i < 600; i++) {
+        g_autoptr(QDict) cpu = vpmu_cpu0(qts);
+
+        if (get_u64(counter(cpu, 4 + 1), "count")) {
+            break;
+        }
+        g_usleep(100 * 1000);
+    }
+    a = gp0_count(qts, &state);
+    g_assert_cmpstr(state, ==, "filtered");
+    g_assert_cmpuint(a, ==, 0);
+    g_assert_cmpint(perf_fds(qts), ==, 1);
+
+    /* Replaced at runtime by an allow list without it: still refused. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vpmu-set-filter', "
+                             "'arguments': { 'action': 'allow', 'events': "
+                             "[ { 'select': 192, 'umask': 0 } ], "
+                             "'fixed-counters': 2 } }");
+    gp0_count(qts, &state);
+    g_assert_cmpstr(state, ==, "filtered");
+    /* Removed: it counts. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vpmu-set-filter', "
+                             "'arguments': { 'action': 'deny' } }");
+    g_usleep(300 * 1000);
+    b = gp0_count(qts, &state);
+    g_assert_cmpstr(state, ==, "active");
+    g_assert_cmpuint(b, >, 0);
+    g_assert_cmpint(perf_fds(qts), ==, 2);
+    qtest_quit(qts);
+}
+
+/*
+ * Contention events, driven through the backend's test seam (nothing
+ * preempts us on hosts without a PMU): preempted, then recovered; a
+ * flapping counter is rate-limited.
+ */
+static void test_contention_events(void)
+{
+    QTestState *qts = start_counting(",vpmu-monitor-ms=100");
+    QDict *ev, *data;
+    const char *state;
+    int i, n;
+
+    if (!qts) {
+        return;
+    }
+    wait_counting(qts);
+    g_assert_cmpint(count_events(qts, "VPMU_COUNTER_PREEMPTED"), ==, 0);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': "
+                             "{ 'path': %s, 'property': 'x-vpmu-preempt', "
+                             "'value': 1 } }", CPU0);
+    ev = wait_event(qts, "VPMU_COUNTER_PREEMPTED", 10);
+    g_assert(ev);
+    data = qdict_get_qdict(ev, "data");
+    g_assert_cmpint(qdict_get_int(data, "cpu-index"), ==, 0);
+    g_assert_cmpstr(qdict_get_str(data, "kind"), ==, "gp");
+    g_assert_cmpint(qdict_get_int(data, "index"), ==, 0);
+    g_assert_cmpstr(qdict_get_str(data, "host-state"), ==, "preempted");
+    g_assert_cmpuint(get_u64(data, "time-lost-ns"), >, 0);
+    qobject_unref(ev);
+    gp0_count(qts, &state);
+    g_assert_cmpstr(state, ==, "preempted");
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': "
+                             "{ 'path': %s, 'property': 'x-vpmu-preempt', "
+                             "'value': 0 } }", CPU0);
+    ev = wait_event(qts, "VPMU_COUNTER_RECOVERED", 10);
+    g_assert(ev);
+    data = qdict_get_qdict(ev, "data");
+    g_assert_cmpstr(qdict_get_str(data, "host-state"), ==, "active");
+    qobject_unref(ev);
+
+    /* Flapping every 50 ms for 2 s: at most one event a second. */
+    for (i = 0; i < 40; i++) {
+        qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', "
+                                 "'arguments': { 'path': %s, 'property': "
+                                 "'x-vpmu-preempt', 'value': %d } }", CPU0,
+                                 !(i & 1));
+        g_usleep(50 * 1000);
+    }
+    n = count_events(qts, "VPMU_COUNTER_PREEMPTED") +
+        count_events(qts, "VPMU_COUNTER_RECOVERED");
+    g_assert_cmpint(n, <=, 3);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/vpmu/properties", test_properties);
     qtest_add_func("/vpmu/stats-at-start", test_stats_at_start);
     qtest_add_func("/vpmu/vpmu-kvm", test_vpmu_kvm);
+    qtest_add_func("/vpmu/query-vpmu", test_query_schema);
+    qtest_add_func("/vpmu/reclaim-restore", test_reclaim_restore);
+    qtest_add_func("/vpmu/errors", test_errors);
+    qtest_add_func("/vpmu/filter", test_filter);
+    qtest_add_func("/vpmu/contention-events", test_contention_events);
     return g_test_run();
 }

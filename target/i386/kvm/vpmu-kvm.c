@@ -46,7 +46,7 @@ static uint32_t kvm_vpmu_monitor_interval_ms = KVM_VPMU_DEFAULT_MONITOR_MS;
 static bool kvm_vpmu_filter_installed;
 /* The event filter new vCPUs start with (vpmu-filter, vpmu-set-filter). */
 static bool kvm_vpmu_has_filter;
-static VPMUEventFilter kvm_vpmu_filter;
+static VPMUEventFilter kvm_vpmu_filter = { .deny = true };
 
 /* The glue's per-vCPU state around the model (cpu->vpmu points inside). */
 typedef struct KVMVPMU {
