@@ -486,6 +486,137 @@ def smp_test(args):
            time.monotonic() - start, '\n'.join(log))
 
 
+def hotplug_test(args):
+    """
+    pmu-hotplug on -smp 1,maxcpus=2: we device_add CPU 1 over QMP, the
+    guest starts it and it counts and takes a PMI; we device_del it and the
+    guest ejects it through the ACPI CPU hotplug registers.  From outside:
+    the new vCPU has its vPMU (x-vpmu-stats) and its events on its own
+    thread, and after the eject its perf fds are closed, its thread is
+    gone and QEMU runs on.  (Plugging the slot again is not tested: see
+    pmu-hotplug.c.)
+    """
+    import tempfile
+    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-hotplug.elf')
+    sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-hotplug-'), 'qmp.sock')
+    cmd = run_guest_mod.qemu_command(args.qemu, elf, [
+        '-smp', '1,maxcpus=2', '-cpu', 'host,pmu=on',
+        '-name', 'debug-threads=on',
+        '-qmp', f'unix:{sock},server=on,wait=off'])
+    start = time.monotonic()
+    log, ok = [], True
+    new_cpu = '/machine/peripheral/cpu1'
+    before = {}
+
+    def expect(cond, what):
+        nonlocal ok
+        log.append(f'{"ok" if cond else "FAILED"}: {what}')
+        ok = ok and cond
+
+    def stats(qmp, path):
+        return qmp.cmd('qom-get', path=path, property='x-vpmu-stats')
+
+    def cpu_paths(qmp):
+        return {c['cpu-index']: c['qom-path']
+                for c in qmp.cmd('query-cpus-fast')}
+
+    def check_counting(qmp, what):
+        st = stats(qmp, new_cpu)
+        st0 = stats(qmp, cpu_paths(qmp)[0])
+        n, _ = perf_fds(qemu.pid)
+        expect(st['open-fds'] == 2, f'{what}: CPU 1 has {st["open-fds"]} '
+               'open fds for its 2 counting counters')
+        expect(st['pmis'] >= 1 and st['overflow-signals'] >= 1,
+               f'{what}: CPU 1 had {st["overflow-signals"]} overflow '
+               f'signals and {st["pmis"]} PMIs')
+        expect(n == st['open-fds'] + st0['open-fds'],
+               f'{what}: QEMU holds {n} perf fds: CPU 0\'s '
+               f'{st0["open-fds"]} and CPU 1\'s {st["open-fds"]}')
+        expect(st0['open-fds'] == 1, f'{what}: CPU 0 has '
+               f'{st0["open-fds"]} open fd for its counting counter')
+        owners = perf_fd_owners(qemu.pid)
+        threads = vcpu_threads(qemu.pid)
+        if owners is not None:
+            want = {threads.get('CPU 0/KVM'): 1, threads.get('CPU 1/KVM'): 2}
+            expect(owners == want and None not in want,
+                   f'{what}: perf fds per owner thread {owners}: CPU 0 '
+                   f'and CPU 1 signal their own ({threads})')
+        before['fds'], before['cpu1'] = n, st['open-fds']
+
+    def check_ejected(qmp, what):
+        deadline = time.monotonic() + 10
+        while len(cpu_paths(qmp)) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expect(len(cpu_paths(qmp)) == 1, f'{what}: one vCPU left')
+        n, _ = perf_fds(qemu.pid)
+        expect(n == before['fds'] - before['cpu1'] and n > 0,
+               f'{what}: {n} perf fds, {before["fds"]} less CPU 1\'s '
+               f'{before["cpu1"]}')
+        owners = perf_fd_owners(qemu.pid)
+        if owners is not None:
+            tid0 = vcpu_threads(qemu.pid).get('CPU 0/KVM')
+            expect(owners == {tid0: n}, f'{what}: the perf fds left are '
+                   f'CPU 0\'s ({owners}, CPU 0 is {tid0})')
+        expect('CPU 1/KVM' not in vcpu_threads(qemu.pid),
+               f'{what}: CPU 1\'s thread has exited')
+        try:
+            stats(qmp, new_cpu)
+            gone = False
+        except RuntimeError:
+            gone = True
+        expect(gone, f'{what}: {new_cpu} is gone')
+        expect(qmp.cmd('query-status')['status'] == 'running' and
+               'open-fds' in stats(qmp, cpu_paths(qmp)[0]),
+               f'{what}: QEMU runs on, CPU 0\'s vPMU answers')
+
+    def plug(qmp, what):
+        free = [c for c in qmp.cmd('query-hotpluggable-cpus')
+                if 'qom-path' not in c]
+        expect(len(free) == 1, f'{what}: {len(free)} free CPU slot')
+        qmp.cmd('device_add', driver=free[0]['type'], id='cpu1',
+                **free[0]['props'])
+        st = stats(qmp, new_cpu)
+        expect(st['open-fds'] == 0 and st['perf-opens'] == 0,
+               f'{what}: the new vCPU has a vPMU, no event open yet')
+        expect('CPU 1/KVM' in vcpu_threads(qemu.pid),
+               f'{what}: CPU 1 has its thread')
+
+    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            bufsize=0)
+    try:
+        qmp = QMP(sock)
+        for raw in qemu.stdout:
+            line = raw.decode(errors='replace').rstrip()
+            log.append(line)
+            words = line.split()
+            if len(words) != 2 or words[0] != 'SYNC':
+                continue
+            step = words[1]
+            if step == 'plug':
+                plug(qmp, step)
+            elif step == 'counting':
+                check_counting(qmp, step)
+            elif step == 'unplug':
+                qmp.cmd('device_del', id='cpu1')
+            elif step == 'ejected':
+                check_ejected(qmp, step)
+            qemu.stdin.write(b'g')
+        status = qemu.wait(timeout=60)
+        qmp.close()
+    except Exception as e:                      # noqa: BLE001
+        qemu.kill()
+        status = -1
+        log.append(f'harness error: {e!r}')
+    checks = [l for l in log if l.startswith('ok ') or
+              l.startswith('not ok ')]
+    expect(status == 1, f'guest exited cleanly (QEMU status {status})')
+    ok = ok and len(checks) == 10 and \
+        not any(l.startswith('not ok') for l in checks)
+    report(f'hotplug/pmu-hotplug ({len(checks)} guest checks)', ok,
+           time.monotonic() - start, '\n'.join(log))
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -502,6 +633,7 @@ SELECTABLE = {
     'migration': migration_test,
     'reset': reset_test,
     'smp': smp_test,
+    'hotplug': hotplug_test,
 }
 
 
@@ -565,7 +697,9 @@ def main():
                    'version it reports is not known in advance')
         guest_test(args, 'demo', 'demo', host_pmu)
         unit_test(args.qemu_build, 'vpmu-test', kind='qtest',
-                  env={'QTEST_QEMU_BINARY': os.path.abspath(args.qemu)})
+                  env={'QTEST_QEMU_BINARY': os.path.abspath(args.qemu),
+                       'VPMU_GUEST_DIR': os.path.abspath(os.path.join(
+                           args.guest_build, 'tests', 'guest'))})
         guest_test(args, 'pmu-pmi', 'pmu-pmi', host_pmu)
         guest_test(args, 'pmu-pmi-v4', 'pmu-pmi',
                    ['-cpu', 'host,pmu=on,pmu-version=4'])
@@ -574,6 +708,7 @@ def main():
         migration_test(args)
         reset_test(args)
         smp_test(args)
+        hotplug_test(args)
         config_error_test(args, 'gp-counters-out-of-range',
                           'host,pmu=on,pmu-gp-counters=9',
                           'vPMU: pmu-gp-counters=9 is out of range 1..8')
