@@ -56,6 +56,14 @@ typedef struct KVMVPMU {
     QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
     uint64_t msr_exits;         /* guest PMU MSR accesses handled */
     uint64_t pmis;              /* PMIs delivered to the guest */
+    /*
+     * RDPMC coherence (see kvm_vpmu_push_rdpmc): the counters KVM's own
+     * PMU keeps for RDPMC (0: KVM has none), what we last gave it, and
+     * whether an exit since may have changed a running counter.
+     */
+    unsigned rdpmc_gp, rdpmc_fixed;
+    uint64_t rdpmc_pushed[VPMU_MAX_COUNTERS];
+    bool rdpmc_stale;
 } KVMVPMU;
 
 static KVMVPMU *kvm_vpmu(X86CPU *cpu)
@@ -391,6 +399,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
     static bool vendor_warned, rdpmc_warned;
+    uint32_t kvm_eax, kvm_edx;
     VPMUConfig cfg;
     VPMUPerf *backend;
     KVMVPMU *v;
@@ -417,8 +426,9 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
      * where KVM has none (kvm.enable_pmu=0, or no host PMU) it raises #GP.
      * Keeping KVM's copy coherent with ours is issue 5's work.
      */
-    if (!(kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EAX) & 0xff) &&
-        !rdpmc_warned) {
+    kvm_eax = kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EAX);
+    kvm_edx = kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EDX);
+    if (!(kvm_eax & 0xff) && !rdpmc_warned) {
         rdpmc_warned = true;
         warn_report("vPMU: KVM has no PMU of its own here (module parameter "
                     "kvm.enable_pmu=0, or no host PMU), so a guest RDPMC "
@@ -434,6 +444,18 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     }
 
     v = g_new0(KVMVPMU, 1);
+    if (kvm_eax & 0xff) {
+        /* KVM sizes its PMU from our CPUID leaf 0xA, capped at its own. */
+        v->rdpmc_gp = MIN(cfg.nr_gp, (kvm_eax >> 8) & 0xff);
+        v->rdpmc_fixed = MIN(cfg.nr_fixed, kvm_edx & 0x1f);
+        if (v->rdpmc_gp < cfg.nr_gp || v->rdpmc_fixed < cfg.nr_fixed) {
+            warn_report("vPMU: KVM's own PMU has %u GP and %u fixed "
+                        "counters, fewer than the guest's %d and %d: "
+                        "RDPMC of the others raises #GP", v->rdpmc_gp,
+                        v->rdpmc_fixed, cfg.nr_gp, cfg.nr_fixed);
+        }
+        v->rdpmc_stale = true;
+    }
     v->perf = backend;
     v->cs = CPU(cpu);
     v->release_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
@@ -493,6 +515,7 @@ static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
         return false;
     }
     kvm_vpmu(cpu)->msr_exits++;
+    kvm_vpmu(cpu)->rdpmc_stale = true;
     if (msr == VPMU_MSR_DEBUGCTL) {
         if (!kvm_vpmu_kvm_debugctl(cpu, &kvm_part, false) ||
             !vpmu_msr_read(cpu->vpmu, msr, &pmu_part, false)) {
@@ -513,6 +536,7 @@ static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
         return false;
     }
     kvm_vpmu(cpu)->msr_exits++;
+    kvm_vpmu(cpu)->rdpmc_stale = true;
     if (msr == VPMU_MSR_DEBUGCTL) {
         /* The model checks the reserved bits before KVM sees anything. */
         vpmu_msr_read(cpu->vpmu, msr, &old_pmu_part, true);
@@ -644,12 +668,82 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
     vpmu_sync(s);
 }
 
+/*
+ * RDPMC coherence.  RDPMC never exits: KVM answers it from its own PMU's
+ * counters, or raises #GP where KVM has no PMU.  Where it has one, we keep
+ * its copy of each counter equal to ours with host-initiated KVM_SET_MSRS
+ * (which the MSR filter does not see) before the vCPU re-enters the guest
+ * after a PMU MSR exit, a PMI or an overflow signal, and whenever a
+ * counter changed behind the guest's back (reset, migration).
+ *
+ * KVM's copy counts nothing by itself: the guest's event selector writes
+ * come to us, so KVM's selectors stay 0 and its vPMU creates no perf event
+ * and raises no PMI for this guest.  Between two pushes a running
+ * counter's RDPMC value lags by what it counted since the last PMU exit;
+ * guests that read at PMIs and around their own PMU MSR writes (Linux's
+ * x86_perf_event_update) see current values.  See the docs.
+ */
+static void kvm_vpmu_push_rdpmc(X86CPU *cpu)
+{
+    KVMVPMU *v = kvm_vpmu(cpu);
+    struct {
+        struct kvm_msrs info;
+        struct kvm_msr_entry entries[VPMU_MAX_COUNTERS];
+    } msrs = { 0 };
+    unsigned i, n = 0;
+    int ret;
+
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        bool fixed = i >= VPMU_MAX_GP;
+        unsigned idx = fixed ? i - VPMU_MAX_GP : i;
+        uint64_t value;
+
+        if (idx >= (fixed ? v->rdpmc_fixed : v->rdpmc_gp)) {
+            continue;
+        }
+        /*
+         * A running counter is folded (a read) only after a PMU exit or a
+         * signal, not before every KVM_RUN; a stopped one is pushed when
+         * its value changed (reset, migration).
+         */
+        if (!v->rdpmc_stale && (v->state.counters[i].running ||
+                                v->rdpmc_pushed[i] ==
+                                v->state.counters[i].value)) {
+            continue;
+        }
+        value = vpmu_slot_value(&v->state, i);
+        if (value == v->rdpmc_pushed[i] && !v->rdpmc_stale) {
+            continue;
+        }
+        msrs.entries[n].index = fixed ? VPMU_MSR_FIXED_CTR0 + idx
+                                      : VPMU_MSR_PMC0 + idx;
+        msrs.entries[n++].data = value;
+        v->rdpmc_pushed[i] = value;
+    }
+    v->rdpmc_stale = false;
+    if (!n) {
+        return;
+    }
+    msrs.info.nmsrs = n;
+    ret = kvm_vcpu_ioctl(v->cs, KVM_SET_MSRS, &msrs);
+    if (ret != n) {
+        warn_report("vPMU: KVM refused our counter values for RDPMC "
+                    "(KVM_SET_MSRS: %d of %u); a guest RDPMC returns KVM's "
+                    "stale copy from now on", ret, n);
+        v->rdpmc_gp = v->rdpmc_fixed = 0;
+    }
+}
+
 void kvm_vpmu_pre_run(X86CPU *cpu)
 {
+    KVMVPMU *v;
+
     if (!cpu->vpmu) {
         return;
     }
+    v = kvm_vpmu(cpu);
     if (kvm_vpmu_signalled) {
+        v->rdpmc_stale = true;
         kvm_vpmu_signalled = 0;
         vpmu_perf_note_signal(kvm_vpmu(cpu)->perf);
         /* Overflow status and PMI requests become current; re-arm. */
@@ -658,6 +752,9 @@ void kvm_vpmu_pre_run(X86CPU *cpu)
     }
     if (cpu->vpmu->pmi_pending) {
         kvm_vpmu_deliver_pmi(cpu);
+    }
+    if (v->rdpmc_gp || v->rdpmc_fixed) {
+        kvm_vpmu_push_rdpmc(cpu);
     }
 }
 
@@ -719,6 +816,7 @@ void kvm_vpmu_reset_vcpu(X86CPU *cpu)
 {
     if (cpu->vpmu) {
         vpmu_reset(cpu->vpmu);
+        kvm_vpmu(cpu)->rdpmc_stale = true;
     }
 }
 
