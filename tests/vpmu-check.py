@@ -520,6 +520,14 @@ def hotplug_test(args):
         return {c['cpu-index']: c['qom-path']
                 for c in qmp.cmd('query-cpus-fast')}
 
+    def query_vpmu(qmp, what, want):
+        # query-vpmu runs on each vCPU's thread: it must find the new one
+        # and must not wait for an unplugged one.
+        got = {i['cpu-index']: i['open-events']
+               for i in qmp.cmd('query-vpmu')}
+        expect(got == want, f'{what}: query-vpmu open events per vCPU '
+               f'{got}, expected {want}')
+
     def check_counting(qmp, what):
         st = stats(qmp, new_cpu)
         st0 = stats(qmp, cpu_paths(qmp)[0])
@@ -541,6 +549,7 @@ def hotplug_test(args):
             expect(owners == want and None not in want,
                    f'{what}: perf fds per owner thread {owners}: CPU 0 '
                    f'and CPU 1 signal their own ({threads})')
+        query_vpmu(qmp, what, {0: 1, 1: 2})
         before['fds'], before['cpu1'] = n, st['open-fds']
 
     def check_ejected(qmp, what):
@@ -565,6 +574,7 @@ def hotplug_test(args):
         except RuntimeError:
             gone = True
         expect(gone, f'{what}: {new_cpu} is gone')
+        query_vpmu(qmp, what, {0: 1})
         expect(qmp.cmd('query-status')['status'] == 'running' and
                'open-fds' in stats(qmp, cpu_paths(qmp)[0]),
                f'{what}: QEMU runs on, CPU 0\'s vPMU answers')
@@ -580,6 +590,7 @@ def hotplug_test(args):
                f'{what}: the new vCPU has a vPMU, no event open yet')
         expect('CPU 1/KVM' in vcpu_threads(qemu.pid),
                f'{what}: CPU 1 has its thread')
+        query_vpmu(qmp, what, {0: 1, 1: 0})
 
     qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -599,6 +610,8 @@ def hotplug_test(args):
                 check_counting(qmp, step)
             elif step == 'unplug':
                 qmp.cmd('device_del', id='cpu1')
+                # Asked, not ejected yet: CPU 1 still counts.
+                query_vpmu(qmp, 'unplug requested', {0: 1, 1: 2})
             elif step == 'ejected':
                 check_ejected(qmp, step)
             qemu.stdin.write(b'g')
@@ -703,6 +716,15 @@ def main():
         guest_test(args, 'pmu-pmi', 'pmu-pmi', host_pmu)
         guest_test(args, 'pmu-pmi-v4', 'pmu-pmi',
                    ['-cpu', 'host,pmu=on,pmu-version=4'])
+        if kvm_has_own_pmu():
+            guest_test(args, 'pmu-rdpmc', 'pmu-rdpmc', host_pmu)
+        else:
+            guest_test(args, 'pmu-rdpmc-gp', 'pmu-rdpmc',
+                       host_pmu + ['-append', 'expect-gp=1'])
+            report('guest/pmu-rdpmc (RDPMC coherence)', None, 0,
+                   'NOT TESTED: KVM has no PMU of its own here '
+                   '(kvm.enable_pmu=N), so RDPMC raises #GP; run make check '
+                   'on a host whose KVM has a PMU')
         conformance_tests(args)
         host_test(args)
         migration_test(args)
