@@ -2,9 +2,10 @@
 #
 #   make          build build/qemu-system-x86_64 (installs deps as root)
 #   make demo     boot the demo guest under -cpu host,pmu=on
-#   make check    build, then run every test
-#   make check-libvirt  our emulator under a private libvirtd (installs
-#                 Debian's libvirt as root)
+#   make check    build, then run every test (installs Debian's libvirt
+#                 as root, for the libvirt test)
+#   make check-libvirt  only the libvirt test: our emulator under a
+#                 private libvirtd
 #   make fuzz     fuzz the register model for FUZZ_TIME (default 600s)
 #   make bench    cost of vPMU operations, as ratios to a bare MSR exit
 #
@@ -67,7 +68,7 @@ demo: qemu guests
 	@$(PY) tests/guest/run-guest.py --qemu $(EMU) \
 	    $(GB)/tests/guest/demo.elf -- -cpu host,pmu=on
 
-check: qemu guests
+check: qemu guests libvirt-deps
 	@$(PY) tests/vpmu-check.py --qemu $(EMU) --qemu-build $(QB) \
 	    --guest-build $(GB)
 
