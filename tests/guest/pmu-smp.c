@@ -225,11 +225,11 @@ static void run_steps(int cpu)
                 }
             }
             if (apic_x2apic()) {
-                check((lvtpc[0] & APIC_LVT_MASKED) == (wrap & 1 ?
-                      APIC_LVT_MASKED : 0) &&
-                      (lvtpc[1] & APIC_LVT_MASKED) == (wrap & 2 ?
-                      APIC_LVT_MASKED : 0), "wrap 0x%x: only the LVTPC of "
-                      "the CPU that took a PMI is masked (0x%lx, 0x%lx)",
+                unsigned masked = (lvtpc[0] & APIC_LVT_MASKED ? 1 : 0) |
+                                  (lvtpc[1] & APIC_LVT_MASKED ? 2 : 0);
+
+                check(masked == wrap, "wrap 0x%x: only the LVTPC of the "
+                      "CPUs that took a PMI is masked (0x%lx, 0x%lx)",
                       wrap, lvtpc[0], lvtpc[1]);
             }
         }
