@@ -179,15 +179,18 @@ def host_test(args):
                 expect(n == 0, f'{n} perf fds 0.6 s after every counter '
                        'stopped (vpmu-release-ms=100)')
             elif step == 're-created':
-                n, _ = perf_fds(qemu.pid)
+                n, lowest_seen = perf_fds(qemu.pid)
                 expect(n == (6 if software else 7),
                        f'{n} perf fds once counting again')
             elif step == 'emfile':
-                # Below every perf fd: even a number freed by closing the
-                # old event is out of reach, so the next open fails.
+                # The guest stopped PMC1: wait for lazy release to close
+                # its event, then go below every perf fd there was, so
+                # that even the number it freed is out of reach and the
+                # next open fails.
+                time.sleep(0.6)
                 _, lowest = perf_fds(qemu.pid)
                 resource.prlimit(qemu.pid, resource.RLIMIT_NOFILE,
-                                 (lowest, limits[1]))
+                                 (min(lowest, lowest_seen), limits[1]))
             elif step == 'emfile-lifted':
                 resource.prlimit(qemu.pid, resource.RLIMIT_NOFILE, limits)
                 expect(any('too many open files: raise QEMU' in l

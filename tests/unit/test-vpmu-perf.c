@@ -229,6 +229,48 @@ static void test_software_translation(void)
     teardown(&t);
 }
 
+/*
+ * An event change whose host event is the same keeps it (KVM's reuse):
+ * in software mode every cycle event is task-clock, so switching between
+ * core and reference cycles costs no open, no close and no enable; the
+ * count carries on.  In hardware mode another encoding is a new event.
+ */
+static void test_event_reuse(void)
+{
+    uint64_t ioctls;
+    Fixture t;
+
+    setup(&t, VPMU_PERF_SOFTWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(1000);
+    ioctls = vpmu_perf_stats(t.p)->ioctls;
+    wr(&t, VPMU_MSR_PERFEVTSEL0, (CYCLES & ~VPMU_EVTSEL_EVENT &
+                                  ~VPMU_EVTSEL_UMASK) | VPMU_EVENT_REF_CYCLES);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmpuint(fk.closes, ==, 0);
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->reuses, ==, 1);
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->ioctls, ==, ioctls);
+    g_assert_true(last_fd()->enabled);
+    fake_tick(500);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 3000);   /* 1500 ns */
+    /* Stopped, the reused event is stopped too; lazy release still works. */
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    g_assert_false(last_fd()->enabled);
+    teardown(&t);
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(10);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, VPMU_EVTSEL_EN | VPMU_EVTSEL_USR |
+       VPMU_EVTSEL_OS | VPMU_EVENT_INST_RETIRED);
+    g_assert_cmpuint(fk.opens, ==, 2);
+    g_assert_cmpuint(fk.closes, ==, 1);
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->reuses, ==, 0);
+    fake_tick(5);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 15);
+    teardown(&t);
+}
+
 /* Hardware mode: the guest's encoding, guest mode only, pinned. */
 static void test_hardware_translation(void)
 {
@@ -451,6 +493,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu/perf/overflow-period-widths",
                     test_overflow_period_widths);
     g_test_add_func("/vpmu/perf/fast-path", test_fast_path);
+    g_test_add_func("/vpmu/perf/event-reuse", test_event_reuse);
     g_test_add_func("/vpmu/perf/lazy-release", test_lazy_release);
     g_test_add_func("/vpmu/perf/open-failure", test_open_failure);
     g_test_add_func("/vpmu/perf/contention", test_contention);

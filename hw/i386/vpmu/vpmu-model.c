@@ -300,7 +300,13 @@ static void slot_sync(VPMUState *s, unsigned slot, uint64_t *start,
     }
     slot_host_event(s, slot, &ev);
     if (!c->programmed || memcmp(&ev, &c->host_event, sizeof(ev))) {
-        slot_release(s, slot);
+        /*
+         * Keep the count; program() replaces the slot's event, so the
+         * backend may reuse it when the host counts the same thing.
+         */
+        slot_fold(s, slot);
+        c->running = false;
+        c->unfolded = false;
         c->host_event = ev;
         c->host_base = 0;
         c->programmed = s->ops->program(s->opaque, slot, &ev,

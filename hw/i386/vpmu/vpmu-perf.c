@@ -48,6 +48,7 @@ typedef struct VPMUPerfSlot {
     VPMUHostEvent ev;
     uint64_t period;            /* guest events to the next overflow */
     uint64_t carried;           /* count of events closed earlier */
+    uint64_t base;              /* count at the last program() */
     uint64_t last;              /* count of the open event at last read */
     uint64_t enabled_ns, running_ns;    /* of the open event at last read */
     uint64_t total_enabled_ns, total_running_ns, lost_ns;
@@ -545,7 +546,24 @@ static void vpmu_perf_release(void *opaque, unsigned slot)
 
     vpmu_perf_close(p, slot);
     s->have_event = s->unsupported = s->enabled = false;
-    s->carried = s->last = 0;
+    s->carried = s->last = s->base = 0;
+}
+
+/*
+ * Does the open event of @s already count what @ev asks for?  In software
+ * mode every cycle event is the same task-clock; in hardware mode only a
+ * change outside the host event (which never reaches us) would be.
+ */
+static bool vpmu_perf_same_event(VPMUPerf *p, VPMUPerfSlot *s,
+                                 const VPMUHostEvent *ev)
+{
+    struct perf_event_attr cur, want;
+
+    if (s->fd < 0 || !vpmu_perf_attr(p, &s->ev, 0, &cur) ||
+        !vpmu_perf_attr(p, ev, 0, &want)) {
+        return false;
+    }
+    return !memcmp(&cur, &want, sizeof(cur));
 }
 
 static bool vpmu_perf_program(void *opaque, unsigned slot,
@@ -554,6 +572,22 @@ static bool vpmu_perf_program(void *opaque, unsigned slot,
     VPMUPerf *p = opaque;
     VPMUPerfSlot *s = &p->slot[slot];
 
+    if (vpmu_perf_same_event(p, s, ev)) {
+        /*
+         * Like KVM's reuse of a perf event whose config is unchanged: no
+         * close, no open.  Counting restarts from zero for the model; the
+         * event stays in whatever state it is, as set_enabled(true)
+         * follows at once.  Its overflow signal stays armed where it was:
+         * the model carried the guest's count over, so the wrap is still
+         * @period events away from now, as it was when last armed.
+         */
+        s->base = vpmu_perf_sample(p, slot);
+        s->ev = *ev;
+        s->period = period;
+        p->stats.reuses++;
+        trace_vpmu_perf_reuse(slot, s->fd, ev->eventsel);
+        return true;
+    }
     vpmu_perf_release(p, slot);
     s->ev = *ev;
     s->period = period;
@@ -566,8 +600,8 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
     VPMUPerf *p = opaque;
     VPMUPerfSlot *s = &p->slot[slot];
 
-    if (!s->have_event) {
-        return;
+    if (!s->have_event || (s->fd >= 0 && s->enabled == enabled)) {
+        return;                 /* e.g. a reused event that kept running */
     }
     s->enabled = enabled;
     if (!enabled) {
@@ -662,8 +696,9 @@ static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
 static uint64_t vpmu_perf_read(void *opaque, unsigned slot)
 {
     VPMUPerf *p = opaque;
+    VPMUPerfSlot *s = &p->slot[slot];
 
-    return p->slot[slot].have_event ? vpmu_perf_sample(p, slot) : 0;
+    return s->have_event ? vpmu_perf_sample(p, slot) - s->base : 0;
 }
 
 unsigned vpmu_perf_stopped(const VPMUPerf *p)

@@ -55,6 +55,7 @@ typedef struct VPMUPerfStats {
     uint64_t fcntls;            /* routing overflow signals */
     uint64_t reads;
     uint64_t lazy_releases;
+    uint64_t reuses;            /* event changes that kept the host event */
     uint64_t overflow_signals;
 } VPMUPerfStats;
 

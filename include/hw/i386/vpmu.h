@@ -131,7 +131,9 @@ typedef struct VPMUHostEvent {
 typedef struct VPMUBackendOps {
     /*
      * Start counting @ev in @slot from zero, stopped.  Replaces any earlier
-     * event of the slot.  Returns false when the host cannot count it: the
+     * event of the slot (the backend may keep its host event, even
+     * running, when the host counts the same thing: set_enabled(true)
+     * follows at once).  Returns false when the host cannot count it: the
      * counter then reads as frozen.  The host signals an overflow after
      * @period events (see set_period).
      */
