@@ -32,23 +32,33 @@
 
 /* What was last reported for one vCPU's counters (vCPU thread only). */
 typedef struct VPMUContention {
+    uint64_t owner;                         /* kvm_vpmu_instance() */
     bool reported[VPMU_MAX_COUNTERS];       /* preempted, as last sent */
     int64_t sent_at[VPMU_MAX_COUNTERS];     /* when, on QEMU_CLOCK_REALTIME */
 } VPMUContention;
 
 static QEMUTimer *vpmu_contention_timer;
-/* cpu_index -> VPMUContention; entries of unplugged vCPUs are harmless. */
+/*
+ * cpu_index -> VPMUContention.  An unplugged vCPU's index goes to the next
+ * vCPU plugged: @owner tells the records apart, so a new vCPU never
+ * inherits an old one's "preempted".
+ */
 static GHashTable *vpmu_contention_table;
 
-static VPMUContention *vpmu_contention_of(CPUState *cs)
+static VPMUContention *vpmu_contention_of(X86CPU *cpu)
 {
+    int index = CPU(cpu)->cpu_index;
     VPMUContention *c = g_hash_table_lookup(vpmu_contention_table,
-                                            GINT_TO_POINTER(cs->cpu_index));
+                                            GINT_TO_POINTER(index));
 
     if (!c) {
         c = g_new0(VPMUContention, 1);
-        g_hash_table_insert(vpmu_contention_table,
-                            GINT_TO_POINTER(cs->cpu_index), c);
+        g_hash_table_insert(vpmu_contention_table, GINT_TO_POINTER(index),
+                            c);
+    }
+    if (c->owner != kvm_vpmu_instance(cpu)) {
+        memset(c, 0, sizeof(*c));
+        c->owner = kvm_vpmu_instance(cpu);
     }
     return c;
 }
@@ -64,7 +74,7 @@ static void vpmu_contention_work(CPUState *cs, run_on_cpu_data data)
     if (!cpu) {
         return;                 /* unplugged since the timer looked */
     }
-    c = vpmu_contention_of(cs);
+    c = vpmu_contention_of(cpu);
     for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
         VPMUPerfSlotInfo info;
         VpmuHostState state;
@@ -107,6 +117,9 @@ static bool vpmu_contention_worth_a_look(CPUState *cs, X86CPU *cpu)
                                             GINT_TO_POINTER(cs->cpu_index));
     unsigned slot;
 
+    if (c && c->owner != kvm_vpmu_instance(cpu)) {
+        c = NULL;               /* a former vCPU's record */
+    }
     for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
         if (cpu->vpmu->counters[slot].running ||
             (c && c->reported[slot])) {

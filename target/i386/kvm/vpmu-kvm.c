@@ -44,6 +44,7 @@ static VPMUPerfOptions kvm_vpmu_perf_opts = {
 static uint32_t kvm_vpmu_release_ms = KVM_VPMU_DEFAULT_RELEASE_MS;
 static uint32_t kvm_vpmu_monitor_interval_ms = KVM_VPMU_DEFAULT_MONITOR_MS;
 static bool kvm_vpmu_filter_installed;
+static uint64_t kvm_vpmu_instances;
 /* The event filter new vCPUs start with (vpmu-filter, vpmu-set-filter). */
 static bool kvm_vpmu_has_filter;
 static VPMUEventFilter kvm_vpmu_filter = { .deny = true };
@@ -53,6 +54,7 @@ typedef struct KVMVPMU {
     VPMUState state;
     VPMUPerf *perf;
     CPUState *cs;
+    uint64_t instance;          /* see kvm_vpmu_instance() */
     QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
     uint64_t msr_exits;         /* guest PMU MSR accesses handled */
     uint64_t pmis;              /* PMIs delivered to the guest */
@@ -231,6 +233,11 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
 VPMUPerf *kvm_vpmu_backend(X86CPU *cpu)
 {
     return kvm_vpmu(cpu)->perf;
+}
+
+uint64_t kvm_vpmu_instance(X86CPU *cpu)
+{
+    return kvm_vpmu(cpu)->instance;
 }
 
 void kvm_vpmu_glue_stats(X86CPU *cpu, uint64_t *msr_exits, uint64_t *pmis)
@@ -444,6 +451,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     }
 
     v = g_new0(KVMVPMU, 1);
+    v->instance = ++kvm_vpmu_instances;     /* realize holds the BQL */
     if (kvm_eax & 0xff) {
         /* KVM sizes its PMU from our CPUID leaf 0xA, capped at its own. */
         v->rdpmc_gp = MIN(cfg.nr_gp, (kvm_eax >> 8) & 0xff);

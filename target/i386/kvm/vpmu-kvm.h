@@ -40,6 +40,8 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu);
  * whose cpu->vpmu is set.
  */
 VPMUPerf *kvm_vpmu_backend(X86CPU *cpu);
+/* Unique per vPMU created, unlike cpu_index, which an unplug frees. */
+uint64_t kvm_vpmu_instance(X86CPU *cpu);
 void kvm_vpmu_glue_stats(X86CPU *cpu, uint64_t *msr_exits, uint64_t *pmis);
 /* The per-VM event filter; false when there is none. */
 bool kvm_vpmu_vm_filter(VPMUEventFilter *f);
