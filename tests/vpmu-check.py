@@ -633,6 +633,25 @@ def hotplug_test(args):
            time.monotonic() - start, '\n'.join(log))
 
 
+def libvirt_test(args):
+    """
+    Our emulator under a real, private libvirtd (tests/libvirt): one line
+    here, counting its PASS lines; its own output on failure.
+    """
+    start = time.monotonic()
+    p = subprocess.run([sys.executable, os.path.join(
+        os.path.dirname(__file__), 'libvirt', 'vpmu-libvirt-test.py'),
+        '--qemu', args.qemu, '--guest', os.path.join(
+            args.guest_build, 'tests', 'guest', 'idle.elf')],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, timeout=300)
+    out = p.stdout.decode(errors='replace')
+    checks = [l for l in out.splitlines() if l.startswith('PASS ')]
+    report(f'libvirt/domain ({len(checks)} checks)',
+           p.returncode == 0 and len(checks) > 0,
+           time.monotonic() - start, out)
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -650,6 +669,7 @@ SELECTABLE = {
     'reset': reset_test,
     'smp': smp_test,
     'hotplug': hotplug_test,
+    'libvirt': libvirt_test,
 }
 
 
@@ -734,6 +754,7 @@ def main():
         reset_test(args)
         smp_test(args)
         hotplug_test(args)
+        libvirt_test(args)
         config_error_test(args, 'gp-counters-out-of-range',
                           'host,pmu=on,pmu-gp-counters=9',
                           'vPMU: pmu-gp-counters=9 is out of range 1..8')
