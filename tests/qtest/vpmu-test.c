@@ -248,13 +248,14 @@ static int count_events(QTestState *qts, const char *event)
     return n;
 }
 
-/* query-vpmu: one entry per vCPU, every counter, the guest's config. */
+/* query-vpmu (and HMP info vpmu): one entry per vCPU, every counter. */
 static void test_query_schema(void)
 {
     QTestState *qts;
     QDict *resp, *cpu, *c, *stats;
     QList *list;
     QListEntry *e;
+    char *hmp;
     int n = 0;
 
     if (!have_kvm()) {
@@ -281,6 +282,12 @@ static void test_query_schema(void)
         g_assert(qdict_haskey(stats, "fast-path-toggles"));
     }
     qobject_unref(resp);
+    /* HMP's table is a view of the same. */
+    hmp = qtest_hmp(qts, "info vpmu");
+    g_assert_nonnull(strstr(hmp, "CPU 1: PMU version"));
+    g_assert_nonnull(strstr(hmp, "fixed1"));
+    g_assert_null(strstr(hmp, "gp3"));
+    g_free(hmp);
     qtest_quit(qts);
 
     /* vpmu=kvm: no userspace vPMU, an empty list. */
@@ -288,6 +295,9 @@ static void test_query_schema(void)
     resp = qtest_qmp(qts, "{ 'execute': 'query-vpmu' }");
     g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 0);
     qobject_unref(resp);
+    hmp = qtest_hmp(qts, "info vpmu");
+    g_assert_nonnull(strstr(hmp, "No vCPU has a userspace vPMU"));
+    g_free(hmp);
     qtest_quit(qts);
 }
 
