@@ -38,6 +38,9 @@ static struct {
     /* The oracle: what the guest must see now. */
     uint64_t value[NSLOTS], status;
     bool pmi;
+    /* Host policy: reclaimed, and the event filter (if any). */
+    bool reclaimed, filtering;
+    VPMUEventFilter filter;
     /* The operation under way, for the failure report. */
     const char *op;
     uint32_t msr;
@@ -283,10 +286,36 @@ static bool event_ok(unsigned slot, uint64_t ev)
 }
 
 /* SDM: a counter counts with its local enable, GLOBAL_CTRL, no CTR_FRZ. */
+/*
+ * The host's filter, written here from KVM's rules rather than taken from
+ * the model: GP counters by (event select, umask), fixed ones by index.
+ */
+static bool policy_allows(unsigned slot)
+{
+    bool listed = false;
+    uint32_t i;
+
+    if (fz.reclaimed) {
+        return false;
+    }
+    if (!fz.filtering) {
+        return true;
+    }
+    if (slot >= VPMU_MAX_GP) {
+        listed = fz.filter.fixed_bitmap >> (slot - VPMU_MAX_GP) & 1;
+    } else {
+        for (i = 0; i < fz.filter.nevents; i++) {
+            listed |= fz.filter.events[i] ==
+                      (fz.s.counters[slot].eventsel & 0xffff);
+        }
+    }
+    return listed != fz.filter.deny;
+}
+
 static bool should_count(unsigned slot, uint64_t ctrl, uint64_t status)
 {
     return !fz.refuse && (local_ctrl(slot) & 3) && (ctrl & slot_bit(slot)) &&
-           !(status & VPMU_GLOBAL_CTR_FRZ);
+           !(status & VPMU_GLOBAL_CTR_FRZ) && policy_allows(slot);
 }
 
 /*
@@ -462,6 +491,50 @@ static void check_all(void)
     }
 }
 
+/*
+ * Host policy (management's reclaim and filter) never touches what the
+ * guest reads; it only decides what counts from now on.
+ */
+static void fuzz_policy(unsigned which)
+{
+    unsigned slot, i;
+
+    switch (which) {
+    case 1 ... 4:
+        fz.op = "reclaim/restore";
+        fz.reclaimed = !fz.reclaimed;
+        vpmu_set_reclaimed(&fz.s, fz.reclaimed);
+        for (slot = 0; fz.reclaimed && slot < NSLOTS; slot++) {
+            if (fz.programmed[slot]) {
+                fail("slot %u keeps a host event after reclaim", slot);
+            }
+        }
+        break;
+    case 5 ... 10:
+        /* Often an event some counter has, so that it matters. */
+        fz.op = "set filter";
+        memset(&fz.filter, 0, sizeof(fz.filter));
+        fz.filter.deny = take(1) & 1;
+        fz.filter.nevents = take(1) % 4;
+        for (i = 0; i < fz.filter.nevents; i++) {
+            slot = take(1);
+            fz.filter.events[i] = slot & 0x80 ? take(2) :
+                fz.s.counters[slot % VPMU_MAX_GP].eventsel & 0xffff;
+        }
+        fz.filter.fixed_bitmap = take(1) & 0xf;
+        fz.filtering = true;
+        vpmu_set_filter(&fz.s, &fz.filter);
+        break;
+    case 11 ... 12:
+        fz.op = "remove filter";
+        fz.filtering = false;
+        vpmu_set_filter(&fz.s, NULL);
+        break;
+    default:
+        break;
+    }
+}
+
 static void fuzz_op(void)
 {
     unsigned op = take(1), slot;
@@ -518,10 +591,11 @@ static void fuzz_op(void)
         }
         break;
     case 14:
-        /* Rarely: most inputs should build up state, not start over. */
         if (op & 0xf0) {
+            fuzz_policy(op >> 4);
             break;
         }
+        /* Rarely: most inputs should build up state, not start over. */
         fz.op = "reset";
         vpmu_reset(&fz.s);
         memset(fz.value, 0, sizeof(fz.value));
