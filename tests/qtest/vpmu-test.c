@@ -133,7 +133,11 @@ static QTestState *start_counting(const char *accel_opts)
 {
     g_autofree char *guest = NULL;
 
-    if (!have_kvm() || !(guest = counting_guest())) {
+    if (!have_kvm()) {
+        return NULL;
+    }
+    guest = counting_guest();
+    if (!guest) {
         return NULL;
     }
     return qtest_initf("-accel 'kvm%s' -cpu host,pmu=on -kernel %s",

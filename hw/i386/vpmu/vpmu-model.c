@@ -613,11 +613,13 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
 {
     int i;
 
-    if ((i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp)) >= 0) {
+    i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp);
+    if (i >= 0) {
         *val = slot_fold(s, i);
         return true;
     }
-    if ((i = msr_index(msr, VPMU_MSR_A_PMC0, s->cfg.nr_gp)) >= 0) {
+    i = msr_index(msr, VPMU_MSR_A_PMC0, s->cfg.nr_gp);
+    if (i >= 0) {
         /* SDM: the full-width aliases exist only with FW_WRITE. */
         if (!has_fw_write(s)) {
             return false;
@@ -625,11 +627,13 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
         *val = slot_fold(s, i);
         return true;
     }
-    if ((i = msr_index(msr, VPMU_MSR_PERFEVTSEL0, s->cfg.nr_gp)) >= 0) {
+    i = msr_index(msr, VPMU_MSR_PERFEVTSEL0, s->cfg.nr_gp);
+    if (i >= 0) {
         *val = s->counters[i].eventsel;
         return true;
     }
-    if ((i = msr_index(msr, VPMU_MSR_FIXED_CTR0, s->cfg.nr_fixed)) >= 0) {
+    i = msr_index(msr, VPMU_MSR_FIXED_CTR0, s->cfg.nr_fixed);
+    if (i >= 0) {
         *val = slot_fold(s, VPMU_MAX_GP + i);
         return true;
     }
@@ -677,7 +681,8 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
     int i;
 
     *rsvd = 0;
-    if ((i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp)) >= 0) {
+    i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp);
+    if (i >= 0) {
         /*
          * SDM: a write to IA32_PMCx sets bits 31:0 and sign-extends bit 31
          * into the upper bits, with or without FW_WRITE.  Host writes
@@ -689,7 +694,8 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         slot_set_value(s, i, val);
         return true;
     }
-    if ((i = msr_index(msr, VPMU_MSR_A_PMC0, s->cfg.nr_gp)) >= 0) {
+    i = msr_index(msr, VPMU_MSR_A_PMC0, s->cfg.nr_gp);
+    if (i >= 0) {
         /* SDM: full-width writes; bits above the width are reserved. */
         if (!has_fw_write(s)) {
             return false;
@@ -701,7 +707,8 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         slot_set_value(s, i, val);
         return true;
     }
-    if ((i = msr_index(msr, VPMU_MSR_PERFEVTSEL0, s->cfg.nr_gp)) >= 0) {
+    i = msr_index(msr, VPMU_MSR_PERFEVTSEL0, s->cfg.nr_gp);
+    if (i >= 0) {
         *rsvd = val & s->evtsel_rsvd;
         if (*rsvd) {
             return false;
@@ -715,7 +722,8 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         }
         return true;
     }
-    if ((i = msr_index(msr, VPMU_MSR_FIXED_CTR0, s->cfg.nr_fixed)) >= 0) {
+    i = msr_index(msr, VPMU_MSR_FIXED_CTR0, s->cfg.nr_fixed);
+    if (i >= 0) {
         /* Bits above the counter width are reserved. */
         *rsvd = val & ~s->fixed_mask;
         if (*rsvd) {
