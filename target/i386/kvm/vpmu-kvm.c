@@ -376,6 +376,25 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
     visit_end_struct(visitor, NULL);
 }
 
+/* On the vCPU thread, which owns the backend. */
+static void kvm_vpmu_preempt_work(CPUState *cs, run_on_cpu_data data)
+{
+    X86CPU *cpu = X86_CPU(cs);
+    uint64_t bits = data.host_ulong;
+    unsigned slot;
+
+    if (!cpu->vpmu) {
+        return;
+    }
+    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
+        unsigned bit = slot < VPMU_MAX_GP ? slot :
+                       VPMU_FIXED_BASE_BIT + slot - VPMU_MAX_GP;
+
+        vpmu_perf_test_preempt(kvm_vpmu(cpu)->perf, slot,
+                               bits & (1ULL << bit));
+    }
+}
+
 /*
  * x-vpmu-preempt (write-only, for tests): counters, as GLOBAL_CTRL bits,
  * whose host events read as if host perf had taken them, through the
@@ -388,18 +407,11 @@ static void kvm_vpmu_set_preempt(Object *obj, Visitor *visitor,
 {
     KVMVPMU *v = opaque;
     uint64_t bits;
-    unsigned slot;
 
     if (!visit_type_uint64(visitor, name, &bits, errp)) {
         return;
     }
-    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
-        unsigned bit = slot < VPMU_MAX_GP ? slot :
-                       VPMU_FIXED_BASE_BIT + slot - VPMU_MAX_GP;
-
-        /* A flag the vCPU thread reads at its next sample. */
-        vpmu_perf_test_preempt(v->perf, slot, bits & (1ULL << bit));
-    }
+    run_on_cpu(v->cs, kvm_vpmu_preempt_work, RUN_ON_CPU_HOST_ULONG(bits));
 }
 
 bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
