@@ -761,6 +761,9 @@ def main():
         config_error_test(args, 'version-out-of-range',
                           'host,pmu=on,pmu-version=6',
                           'vPMU: pmu-version=6 is out of range 2..5')
+        config_error_test(args, 'malformed-vpmu-filter', 'host,pmu=on',
+                          "vPMU filter: 'bogus' must start with 'allow' or "
+                          "'deny'", accel='kvm,vpmu-filter=bogus')
         if not os.path.exists('/sys/bus/event_source/devices/cpu'):
             config_error_test(args, 'hardware-backend-without-host-pmu',
                               'host,pmu=on', 'vpmu-backend=hardware, but '
