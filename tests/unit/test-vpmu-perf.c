@@ -24,6 +24,8 @@ typedef struct FakeFd {
     uint64_t time_enabled, time_running;
     uint64_t period;            /* last PERF_EVENT_IOC_PERIOD */
     bool eof;                   /* pinned error state: read() returns 0 */
+    bool mapped;
+    struct perf_event_mmap_page page;   /* vpmu-rdpmc */
 } FakeFd;
 
 static struct {
@@ -31,6 +33,8 @@ static struct {
     int nfds;
     int open_errno;             /* next opens fail with this */
     unsigned opens, closes, enables, disables, periods, task_calls;
+    unsigned maps, unmaps, rdpmcs;
+    bool descheduled;           /* mmap pages say: not on a counter now */
     int64_t now;
 } fk;
 
@@ -59,6 +63,20 @@ static int fake_open(struct perf_event_attr *attr, int tid)
     return FAKE_FD0 + fk.nfds++;
 }
 
+/*
+ * The self-monitoring page as perf keeps it: an enabled event sits on
+ * counter (its fd's index), whose RDPMC value is its count; perf bumps
+ * the lock whenever it changes the page.
+ */
+static void fake_page_update(FakeFd *f, int i)
+{
+    f->page.lock++;
+    f->page.capabilities = 1ULL << 2;           /* cap_user_rdpmc */
+    f->page.pmc_width = 48;
+    f->page.index = f->enabled && !fk.descheduled ? i + 1 : 0;
+    f->page.offset = 0;
+}
+
 static int fake_ioctl(int fd, unsigned long request, uint64_t *arg)
 {
     FakeFd *f = fake_fd(fd);
@@ -67,10 +85,12 @@ static int fake_ioctl(int fd, unsigned long request, uint64_t *arg)
     case PERF_EVENT_IOC_ENABLE:
         f->enabled = true;
         fk.enables++;
+        fake_page_update(f, fd - FAKE_FD0);
         break;
     case PERF_EVENT_IOC_DISABLE:
         f->enabled = false;
         fk.disables++;
+        fake_page_update(f, fd - FAKE_FD0);
         break;
     case PERF_EVENT_IOC_PERIOD:
         f->period = *arg;
@@ -116,6 +136,7 @@ static int fake_task_enable(bool enable)
     for (i = 0; i < fk.nfds; i++) {
         if (fk.fd[i].open) {
             fk.fd[i].enabled = enable;
+            fake_page_update(&fk.fd[i], i);
         }
     }
     fk.task_calls++;
@@ -126,6 +147,48 @@ static int64_t fake_now(void)
 {
     return fk.now;
 }
+
+static void *fake_map(int fd)
+{
+    FakeFd *f = fake_fd(fd);
+
+    f->mapped = true;
+    fk.maps++;
+    fake_page_update(f, fd - FAKE_FD0);
+    return &f->page;
+}
+
+static void fake_unmap(void *page)
+{
+    FakeFd *f = container_of(page, FakeFd, page);
+
+    g_assert_true(f->mapped);
+    f->mapped = false;
+    fk.unmaps++;
+}
+
+static uint64_t fake_rdpmc(uint32_t counter)
+{
+    FakeFd *f = &fk.fd[counter];
+
+    g_assert_cmpuint(f->page.index, ==, counter + 1);
+    fk.rdpmcs++;
+    /* A 48-bit counter: perf's offset makes up the rest (0 here). */
+    return f->count & ((1ULL << 48) - 1);
+}
+
+static const VPMUPerfSys fake_user_sys = {
+    .open = fake_open,
+    .ioctl = fake_ioctl,
+    .read = fake_read,
+    .close = fake_close,
+    .route_signal = fake_route_signal,
+    .task_enable = fake_task_enable,
+    .now_ns = fake_now,
+    .map = fake_map,
+    .unmap = fake_unmap,
+    .rdpmc = fake_rdpmc,
+};
 
 static const VPMUPerfSys fake_sys = {
     .open = fake_open,
@@ -162,18 +225,25 @@ typedef struct Fixture {
     VPMUPerf *p;
 } Fixture;
 
-static void setup(Fixture *t, VPMUPerfMode mode, int width, bool scale)
+static void setup_with(Fixture *t, const VPMUPerfSys *sys,
+                       const VPMUPerfOptions *opts, int width)
 {
-    VPMUPerfOptions opts = { .mode = mode, .pinned = true, .scale = scale };
     VPMUConfig cfg;
 
     memset(&fk, 0, sizeof(fk));
     vpmu_config_default(&cfg);
     cfg.gp_width = cfg.fixed_width = width;
-    t->p = vpmu_perf_new_with(&fake_sys, mode, &opts);
+    t->p = vpmu_perf_new_with(sys, opts->mode, opts);
     /* As in QEMU, the backend runs on the thread it counts. */
     vpmu_perf_attach(t->p, qemu_get_thread_id(), TSC_KHZ, SIGRTMIN + 6);
     vpmu_state_init(&t->s, &cfg, &vpmu_perf_ops, t->p);
+}
+
+static void setup(Fixture *t, VPMUPerfMode mode, int width, bool scale)
+{
+    VPMUPerfOptions opts = { .mode = mode, .pinned = true, .scale = scale };
+
+    setup_with(t, &fake_sys, &opts, width);
 }
 
 static void teardown(Fixture *t)
@@ -181,6 +251,7 @@ static void teardown(Fixture *t)
     vpmu_release_all(&t->s);
     vpmu_perf_free(t->p);
     g_assert_cmpuint(fk.opens, ==, fk.closes);     /* no fd leaked */
+    g_assert_cmpuint(fk.maps, ==, fk.unmaps);
 }
 
 static void wr(Fixture *t, uint32_t msr, uint64_t val)
@@ -481,6 +552,114 @@ static void test_contention(void)
     teardown(&t);
 }
 
+/*
+ * vpmu-rdpmc (hardware mode): counts come from RDPMC through the mmap
+ * page, and stopping a counting counter is virtual: no syscall either
+ * way, and what the event counts while stopped is not the guest's.
+ */
+static void test_user_rdpmc(void)
+{
+    VPMUPerfOptions opts = { .mode = VPMU_PERF_HARDWARE, .pinned = true,
+                             .user_rdpmc = true };
+    const VPMUPerfStats *st;
+    unsigned ioctls, task_calls;
+    uint64_t reads;
+    Fixture t;
+
+    setup_with(&t, &fake_user_sys, &opts, 48);
+    st = vpmu_perf_stats(t.p);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    g_assert_cmpuint(fk.maps, ==, 1);
+    fake_tick(100);
+    reads = st->reads;
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 100);
+    g_assert_cmpuint(st->reads, ==, reads);
+    g_assert_cmpuint(st->user_reads, >, 0);
+
+    /* EN off and on: gated, the host event kept running. */
+    ioctls = fk.enables + fk.disables;
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES & ~VPMU_EVTSEL_EN);
+    g_assert_true(last_fd()->enabled);
+    fake_tick(50);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 100);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(7);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 107);
+    /* GLOBAL_CTRL too: no prctl, no ioctl. */
+    task_calls = fk.task_calls;
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    fake_tick(1000);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+    fake_tick(3);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 110);
+    g_assert_cmpuint(fk.enables + fk.disables, ==, ioctls);
+    g_assert_cmpuint(fk.task_calls, ==, task_calls);
+    g_assert_cmpuint(st->gated_toggles, ==, 4);
+    g_assert_cmpuint(st->reads, ==, reads);
+
+    /* Not on a counter right now: read() answers. */
+    fk.descheduled = true;
+    fake_page_update(last_fd(), fk.nfds - 1);
+    fake_tick(10);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 120);
+    g_assert_cmpuint(st->reads, ==, reads + 1);
+    fk.descheduled = false;
+    fake_page_update(last_fd(), fk.nfds - 1);
+
+    /* A sampling counter (near its wrap) stops for real. */
+    wr(&t, VPMU_MSR_PMC0 + 1, (uint32_t)-1000);
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 1, CYCLES | VPMU_EVTSEL_INT);
+    ioctls = fk.disables;
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 1, CYCLES & ~VPMU_EVTSEL_EN);
+    g_assert_cmpuint(fk.disables, ==, ioctls + 1);
+    g_assert_false(last_fd()->enabled);
+    teardown(&t);
+}
+
+/*
+ * A gated event reaches its armed overflow point early by what it
+ * counted while gated: the signal re-arms it for the distance really
+ * left.  Lazy release closes a gated event (and its page) and a new one
+ * is armed for the wrap still ahead.
+ */
+static void test_user_rdpmc_overflow(void)
+{
+    VPMUPerfOptions opts = { .mode = VPMU_PERF_HARDWARE, .pinned = true,
+                             .user_rdpmc = true };
+    const uint64_t mask = (1ULL << 48) - 1;
+    const int64_t idle = 100 * 1000 * 1000;
+    Fixture t;
+
+    setup_with(&t, &fake_user_sys, &opts, 48);
+    wr(&t, VPMU_MSR_A_PMC0, mask - (1ULL << 34) + 1);   /* 2^34 to go */
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES | VPMU_EVTSEL_INT);
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 1ULL << 34);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);              /* gated */
+    fake_tick(1ULL << 33);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 1);
+    fake_tick(1ULL << 33);          /* the host's armed point: 2^34 */
+    vpmu_perf_note_signal(t.p);
+    g_assert_cmpuint(last_fd()->period, ==, 1ULL << 33);
+    g_assert_cmpuint(vpmu_poll(&t.s), ==, 0);       /* no wrap yet */
+    fake_tick((1ULL << 33) + 1);
+    g_assert_cmpuint(vpmu_poll(&t.s), ==, 1);       /* now it wrapped */
+
+    /* Gated, then released: the new event is armed for what is left. */
+    wr(&t, VPMU_MSR_A_PMC0, mask - (1ULL << 34) + 1);
+    fk.now = 1000;
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    fake_tick(5);
+    g_assert_cmpuint(vpmu_perf_release_idle(t.p, fk.now + idle, idle), ==,
+                     0);
+    g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 0);
+    g_assert_cmpuint(fk.maps, ==, fk.unmaps);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 1);
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 1ULL << 34);
+    fake_tick(9);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, mask - (1ULL << 34) + 10);
+    teardown(&t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -497,5 +676,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu/perf/lazy-release", test_lazy_release);
     g_test_add_func("/vpmu/perf/open-failure", test_open_failure);
     g_test_add_func("/vpmu/perf/contention", test_contention);
+    g_test_add_func("/vpmu/perf/user-rdpmc", test_user_rdpmc);
+    g_test_add_func("/vpmu/perf/user-rdpmc-overflow",
+                    test_user_rdpmc_overflow);
     return g_test_run();
 }

@@ -26,12 +26,14 @@
 #include "qemu/error-report.h"
 #include "qemu/host-utils.h"
 #include "qemu/log.h"
+#include "qemu/atomic.h"
 #include "hw/i386/vpmu-perf.h"
 #include "hw/i386/vpmu-events.h"
 #include "trace.h"
 
 #include <cpuid.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
@@ -55,6 +57,21 @@ typedef struct VPMUPerfSlot {
     /* Test seam: what the open event counted and ran while "preempted". */
     uint64_t raw_value, raw_running_ns, hidden_value, hidden_running_ns;
     int64_t stopped_at;         /* when it was last disabled */
+
+    /*
+     * vpmu-rdpmc (hardware mode): the event's mmap page, read with RDPMC
+     * instead of read(), and virtual stops.  A gated event is stopped for
+     * the guest but left running on the host, so that stopping and
+     * starting it costs no syscall: what it counts while gated goes to
+     * @gap, which every count of the open event is reduced by.
+     */
+    struct perf_event_mmap_page *page;
+    bool gated;
+    bool resync;                /* @gap unknown: set it at the next read */
+    uint64_t gate_count;        /* the event's count when it was gated */
+    uint64_t gap;
+    /* Where the host's overflow signal was armed, to re-arm after gaps. */
+    uint64_t arm_count, arm_visible, arm_period, arm_gap;
 } VPMUPerfSlot;
 
 struct VPMUPerf {
@@ -130,6 +147,28 @@ static int64_t vpmu_sys_now_ns(void)
     return g_get_monotonic_time() * 1000;
 }
 
+/* The event's first page only: perf's self-monitoring page, no buffer. */
+static void *vpmu_sys_map(int fd)
+{
+    void *page = mmap(NULL, qemu_real_host_page_size(), PROT_READ,
+                      MAP_SHARED, fd, 0);
+
+    return page == MAP_FAILED ? NULL : page;
+}
+
+static void vpmu_sys_unmap(void *page)
+{
+    munmap(page, qemu_real_host_page_size());
+}
+
+static uint64_t vpmu_sys_rdpmc(uint32_t counter)
+{
+    uint32_t lo, hi;
+
+    asm volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(counter));
+    return lo | (uint64_t)hi << 32;
+}
+
 const VPMUPerfSys vpmu_perf_linux = {
     .open = vpmu_sys_open,
     .ioctl = vpmu_sys_ioctl,
@@ -138,6 +177,9 @@ const VPMUPerfSys vpmu_perf_linux = {
     .route_signal = vpmu_sys_route_signal,
     .task_enable = vpmu_sys_task_enable,
     .now_ns = vpmu_sys_now_ns,
+    .map = vpmu_sys_map,
+    .unmap = vpmu_sys_unmap,
+    .rdpmc = vpmu_sys_rdpmc,
 };
 
 static const char *vpmu_perf_hint(int err)
@@ -295,11 +337,6 @@ const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p)
     return &p->stats;
 }
 
-void vpmu_perf_note_signal(VPMUPerf *p)
-{
-    p->stats.overflow_signals++;
-}
-
 /* Is this one of the cycle events that software mode can approximate? */
 static bool vpmu_perf_is_cycles(const VPMUHostEvent *ev)
 {
@@ -402,6 +439,10 @@ static void vpmu_perf_close(VPMUPerf *p, unsigned slot)
 {
     VPMUPerfSlot *s = &p->slot[slot];
 
+    if (s->page) {
+        p->sys->unmap(s->page);
+        s->page = NULL;
+    }
     if (s->fd >= 0) {
         trace_vpmu_perf_close(slot, s->fd);
         p->sys->close(s->fd);
@@ -425,6 +466,16 @@ static void vpmu_perf_arm_signal(VPMUPerf *p, int fd)
                          "thread (%s); overflow status is then seen only "
                          "when the guest reads it", strerror(-ret));
     }
+}
+
+/*
+ * vpmu-rdpmc: hardware mode only (software events have no counter to
+ * read), and not with vpmu-scale, which needs each read's times.
+ */
+static bool vpmu_perf_user_mode(const VPMUPerf *p)
+{
+    return p->opts.user_rdpmc && p->mode == VPMU_PERF_HARDWARE &&
+           !p->opts.scale && p->sys->map && p->sys->rdpmc;
 }
 
 static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
@@ -469,20 +520,28 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
     s->raw_value = s->raw_running_ns = 0;
     s->hidden_value = s->hidden_running_ns = 0;
     s->in_error = s->preempted = false;
+    s->gated = s->resync = false;
+    s->gap = s->gate_count = 0;
+    s->arm_count = s->arm_visible = s->arm_gap = 0;
+    s->arm_period = s->period;
+    if (vpmu_perf_user_mode(p)) {
+        /* One more syscall per open; without the page, plain read(). */
+        s->page = p->sys->map(fd);
+    }
     return true;
 }
 
-/* Read the open event: count so far in guest units, and contention. */
-static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
+/*
+ * read() the open event: its count in guest units, and contention.
+ * False when it has no count to give (pinned error state).
+ */
+static bool vpmu_perf_read_fd(VPMUPerf *p, unsigned slot, uint64_t *count)
 {
     VPMUPerfSlot *s = &p->slot[slot];
     uint64_t buf[3];    /* value, time enabled, time running */
     uint64_t value;
     ssize_t n;
 
-    if (s->fd < 0) {
-        return s->carried + s->last;
-    }
     p->stats.reads++;
     n = p->sys->read(s->fd, buf, sizeof(buf));
     if (n == 0) {
@@ -495,14 +554,14 @@ static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
             s->in_error = true;
             trace_vpmu_perf_error(slot, s->fd);
         }
-        if (s->enabled) {
+        if (s->enabled || s->gated) {
             p->stats.ioctls++;
             p->sys->ioctl(s->fd, PERF_EVENT_IOC_ENABLE, NULL);
         }
-        return s->carried + s->last;
+        return false;
     }
     if (n != sizeof(buf)) {
-        return s->carried + s->last;
+        return false;
     }
     s->in_error = false;
 
@@ -534,9 +593,93 @@ static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
         /* task-clock counts nanoseconds; the guest expects TSC cycles. */
         value = muldiv64(value, p->tsc_khz, 1000000);
     }
-    /* Scaling estimates; the guest's counter must never go backwards. */
-    s->last = MAX(value, s->last);
+    *count = value;
+    return true;
+}
+
+/* perf_event_mmap_page.capabilities: user space may RDPMC the event. */
+#define VPMU_CAP_USER_RDPMC (1ULL << 2)
+
+/*
+ * RDPMC through the event's mmap page, as perf_event_open(2) describes:
+ * no syscall.  False when the event is not on a counter right now (not
+ * scheduled, preempted, in error): then read() must answer.
+ */
+static bool vpmu_perf_read_user(VPMUPerf *p, VPMUPerfSlot *s,
+                                uint64_t *count)
+{
+    struct perf_event_mmap_page *pc = s->page;
+    uint32_t seq, idx;
+    uint16_t width;
+    int64_t offset;
+    uint64_t pmc;
+    int tries;
+
+    if (!pc) {
+        return false;
+    }
+    for (tries = 0; tries < 4; tries++) {
+        seq = qatomic_read(&pc->lock);
+        smp_rmb();
+        idx = qatomic_read(&pc->index);
+        if (!(qatomic_read(&pc->capabilities) & VPMU_CAP_USER_RDPMC) ||
+            !idx) {
+            return false;
+        }
+        offset = qatomic_read(&pc->offset);
+        width = qatomic_read(&pc->pmc_width);
+        pmc = p->sys->rdpmc(idx - 1);
+        smp_rmb();
+        if (qatomic_read(&pc->lock) != seq) {
+            continue;           /* perf updated the page meanwhile */
+        }
+        if (width && width < 64) {
+            pmc = (uint64_t)((int64_t)(pmc << (64 - width)) >> (64 - width));
+        }
+        *count = offset + pmc;
+        p->stats.user_reads++;
+        return true;
+    }
+    return false;
+}
+
+/* The open event's count now: without a syscall where possible. */
+static bool vpmu_perf_count_now(VPMUPerf *p, unsigned slot, bool times,
+                                uint64_t *count)
+{
+    if (!times && vpmu_perf_read_user(p, &p->slot[slot], count)) {
+        return true;
+    }
+    return vpmu_perf_read_fd(p, slot, count);
+}
+
+/*
+ * The slot's count in guest units: what closed events counted, plus the
+ * open event's count less what it counted while gated.  @times: read()
+ * it, for its time enabled and running (contention).
+ */
+static uint64_t vpmu_perf_sample_how(VPMUPerf *p, unsigned slot, bool times)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+    uint64_t count;
+
+    if (s->fd < 0 || (s->gated && !times)) {
+        return s->carried + s->last;    /* a gated count does not move */
+    }
+    if (vpmu_perf_count_now(p, slot, times, &count) && !s->gated) {
+        if (s->resync) {
+            s->gap = count - s->last;
+            s->resync = false;
+        }
+        /* Scaling estimates; the guest's counter must never go back. */
+        s->last = MAX(count - s->gap, s->last);
+    }
     return s->carried + s->last;
+}
+
+static uint64_t vpmu_perf_sample(VPMUPerf *p, unsigned slot)
+{
+    return vpmu_perf_sample_how(p, slot, false);
 }
 
 static void vpmu_perf_release(void *opaque, unsigned slot)
@@ -545,7 +688,7 @@ static void vpmu_perf_release(void *opaque, unsigned slot)
     VPMUPerfSlot *s = &p->slot[slot];
 
     vpmu_perf_close(p, slot);
-    s->have_event = s->unsupported = s->enabled = false;
+    s->have_event = s->unsupported = s->enabled = s->gated = false;
     s->carried = s->last = s->base = 0;
 }
 
@@ -595,13 +738,56 @@ static bool vpmu_perf_program(void *opaque, unsigned slot,
     return s->have_event;
 }
 
+/* Guest events left before the guest's counter wraps, as last armed. */
+static uint64_t vpmu_perf_distance(VPMUPerfSlot *s)
+{
+    uint64_t wrap = s->arm_visible + s->arm_period;
+
+    return wrap > s->last ? wrap - s->last : 0;
+}
+
+/*
+ * A virtual stop leaves the event counting on the host, and its overflow
+ * signal armed: only for a counter far from its wrap (a counting, not a
+ * sampling, counter), so that a gated event cannot signal often.
+ */
+#define VPMU_GATE_MIN_DISTANCE (1ULL << 32)
+
 static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
 {
     VPMUPerf *p = opaque;
     VPMUPerfSlot *s = &p->slot[slot];
+    uint64_t count;
 
     if (!s->have_event || (s->fd >= 0 && s->enabled == enabled)) {
         return;                 /* e.g. a reused event that kept running */
+    }
+    if (s->fd >= 0 && !enabled && s->page && !s->in_error &&
+        vpmu_perf_read_user(p, s, &count)) {
+        s->last = MAX(count - s->gap, s->last);
+        if (vpmu_perf_distance(s) >= VPMU_GATE_MIN_DISTANCE) {
+            /* Stopped for the guest, counting on the host: no syscall. */
+            s->gated = true;
+            s->gate_count = count;
+            s->enabled = false;
+            s->stopped_at = p->sys->now_ns();
+            p->stats.gated_toggles++;
+            trace_vpmu_perf_gate(slot, s->fd, true);
+            return;
+        }
+    }
+    if (s->fd >= 0 && enabled && s->gated) {
+        s->gated = false;
+        if (vpmu_perf_count_now(p, slot, false, &count)) {
+            /* What it counted while gated is not the guest's. */
+            s->gap += count - s->gate_count;
+            s->enabled = true;
+            p->stats.gated_toggles++;
+            trace_vpmu_perf_gate(slot, s->fd, false);
+            return;
+        }
+        /* In error state: enable it for real; count on from @last. */
+        s->resync = true;
     }
     s->enabled = enabled;
     if (!enabled) {
@@ -612,6 +798,8 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
         if (!enabled) {
             return;
         }
+        /* Armed for the wrap still ahead, not for a stale distance. */
+        s->period = MAX(vpmu_perf_distance(s), 1);
         s->carried += s->last;
         if (!vpmu_perf_open(p, slot)) {
             return;
@@ -637,7 +825,11 @@ static void vpmu_perf_set_enabled_batch(void *opaque, uint64_t start,
     bool all_start = true, all_stop = true;
     unsigned i;
 
-    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+    /* Virtual stops cost nothing; a prctl would stop gated events too. */
+    if (vpmu_perf_user_mode(p)) {
+        all_start = all_stop = false;
+    }
+    for (i = 0; i < VPMU_MAX_COUNTERS && (all_start || all_stop); i++) {
         VPMUPerfSlot *s = &p->slot[i];
         bool want = start & (1ULL << i) ? true :
                     stop & (1ULL << i) ? false : s->enabled;
@@ -685,12 +877,19 @@ static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
     uint64_t host_period;
 
     s->period = period;
+    /* The model folded just before: @last is the count now. */
+    s->arm_visible = s->last;
+    s->arm_period = period;
     if (s->fd < 0) {
         return;
     }
     host_period = vpmu_perf_host_period(p, period);
     p->stats.ioctls++;
     p->sys->ioctl(s->fd, PERF_EVENT_IOC_PERIOD, &host_period);
+    if (s->page && vpmu_perf_count_now(p, slot, false, &s->arm_count)) {
+        s->arm_gap = s->gated ? s->gap + (s->arm_count - s->gate_count)
+                              : s->gap;
+    }
 }
 
 static uint64_t vpmu_perf_read(void *opaque, unsigned slot)
@@ -738,7 +937,7 @@ void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info)
     VPMUPerfSlot *s = &p->slot[slot];
 
     if (s->fd >= 0 && s->enabled) {
-        vpmu_perf_sample(p, slot);
+        vpmu_perf_sample_how(p, slot, true);    /* its times, too */
     }
     memset(info, 0, sizeof(*info));
     if (s->unsupported) {
@@ -774,6 +973,39 @@ void vpmu_perf_free(VPMUPerf *p)
         vpmu_perf_close(p, i);
     }
     g_free(p);
+}
+
+/*
+ * An overflow signal.  A gated event counts events that are not the
+ * guest's, so it reaches its armed point early: the guest's counter is
+ * still short of its wrap by what the gaps took.  Re-arm such events for
+ * the distance really left (the model handles the others: a real wrap
+ * re-arms through set_period).  Software mode never gates.
+ */
+void vpmu_perf_note_signal(VPMUPerf *p)
+{
+    unsigned i;
+
+    p->stats.overflow_signals++;
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        VPMUPerfSlot *s = &p->slot[i];
+        uint64_t count, gap_now, left;
+
+        if (s->fd < 0 || !s->page ||
+            !vpmu_perf_count_now(p, i, false, &count)) {
+            continue;
+        }
+        gap_now = s->gated ? s->gap + (count - s->gate_count) : s->gap;
+        if (gap_now == s->arm_gap ||
+            count - s->arm_count < s->arm_period) {
+            continue;           /* no gap since, or not its signal */
+        }
+        if (!s->gated) {
+            s->last = MAX(count - s->gap, s->last);
+        }
+        left = vpmu_perf_distance(s);
+        vpmu_perf_set_period(p, i, left ? left : 1);
+    }
 }
 
 const VPMUBackendOps vpmu_perf_ops = {

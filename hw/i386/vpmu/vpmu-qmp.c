@@ -126,6 +126,8 @@ static void vpmu_query_work(CPUState *cs, run_on_cpu_data data)
     st->perf_closes = ps->closes;
     st->perf_ioctls = ps->ioctls;
     st->perf_reads = ps->reads;
+    st->user_reads = ps->user_reads;
+    st->virtual_toggles = ps->gated_toggles;
     st->lazy_releases = ps->lazy_releases;
     st->overflow_signals = ps->overflow_signals;
     info->stats = st;

@@ -25,6 +25,11 @@ typedef struct VPMUPerfOptions {
     VPMUPerfMode mode;
     bool pinned;        /* pinned events (else flexible, multiplexed) */
     bool scale;         /* scale counts by time enabled / time running */
+    /*
+     * Hardware mode: read counts with RDPMC through each event's mmap
+     * page and stop counters virtually, without syscalls (vpmu-rdpmc).
+     */
+    bool user_rdpmc;
 } VPMUPerfOptions;
 
 /* What the host is doing for one counter slot. */
@@ -56,6 +61,8 @@ typedef struct VPMUPerfStats {
     uint64_t reads;
     uint64_t lazy_releases;
     uint64_t reuses;            /* event changes that kept the host event */
+    uint64_t user_reads;        /* counts read with RDPMC, no syscall */
+    uint64_t gated_toggles;     /* virtual stops and starts, no syscall */
     uint64_t overflow_signals;
 } VPMUPerfStats;
 
@@ -79,6 +86,10 @@ typedef struct VPMUPerfSys {
     /* Start or stop every event the calling thread created (prctl). */
     int (*task_enable)(bool enable);
     int64_t (*now_ns)(void);
+    /* Optional (vpmu-rdpmc): the event's mmap page, and RDPMC. */
+    void *(*map)(int fd);
+    void (*unmap)(void *page);
+    uint64_t (*rdpmc)(uint32_t counter);
 } VPMUPerfSys;
 
 extern const VPMUPerfSys vpmu_perf_linux;

@@ -127,6 +127,16 @@ static void kvm_vpmu_set_scale(Object *obj, bool value, Error **errp)
     kvm_vpmu_perf_opts.scale = value;
 }
 
+static bool kvm_vpmu_get_rdpmc(Object *obj, Error **errp)
+{
+    return kvm_vpmu_perf_opts.user_rdpmc;
+}
+
+static void kvm_vpmu_set_rdpmc(Object *obj, bool value, Error **errp)
+{
+    kvm_vpmu_perf_opts.user_rdpmc = value;
+}
+
 static void kvm_vpmu_get_release_ms(Object *obj, Visitor *v, const char *name,
                                     void *opaque, Error **errp)
 {
@@ -209,6 +219,11 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
     object_class_property_set_description(oc, "vpmu-scale",
         "Scale guest counts by host time enabled / time running when host "
         "perf preempts them (default off)");
+    object_class_property_add_bool(oc, "vpmu-rdpmc", kvm_vpmu_get_rdpmc,
+                                   kvm_vpmu_set_rdpmc);
+    object_class_property_set_description(oc, "vpmu-rdpmc",
+        "Hardware mode: read guest counters with RDPMC and stop them "
+        "virtually, without syscalls (experimental, default off)");
     object_class_property_add(oc, "vpmu-release-ms", "uint32",
                               kvm_vpmu_get_release_ms,
                               kvm_vpmu_set_release_ms, NULL, NULL);
@@ -355,6 +370,8 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
         { "perf-ioctls", st->ioctls },
         { "perf-fcntls", st->fcntls },
         { "perf-reads", st->reads },
+        { "user-reads", st->user_reads },
+        { "virtual-toggles", st->gated_toggles },
         { "lazy-releases", st->lazy_releases },
         { "overflow-signals", st->overflow_signals },
         { "open-fds", vpmu_perf_open_fds(v->perf) },
