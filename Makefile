@@ -8,6 +8,7 @@
 #                 private libvirtd
 #   make fuzz     fuzz the register model for FUZZ_TIME (default 600s)
 #   make bench    cost of vPMU operations, as ratios to a bare MSR exit
+#                 (BENCH_ACCEL=kvm,vpmu-rdpmc=on to try that path)
 #
 # The QEMU source is fetched into $(CACHE) (outside the tree), copied into
 # build/qemu-src, patched with patches/qemu/ and overlaid with our files
@@ -79,8 +80,9 @@ check-libvirt: qemu guests libvirt-deps
 	@$(PY) tests/libvirt/vpmu-libvirt-test.py --qemu $(EMU) \
 	    --guest $(GB)/tests/guest/idle.elf
 
+BENCH_ACCEL ?= kvm
 bench: qemu guests
-	@$(PY) tests/bench/vpmu-bench.py --qemu $(EMU) \
+	@$(PY) tests/bench/vpmu-bench.py --qemu $(EMU) --accel $(BENCH_ACCEL) \
 	    --guest $(GB)/tests/guest/bench.elf
 
 FUZZ_TIME ?= 600s

@@ -34,13 +34,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--qemu', required=True)
     ap.add_argument('--guest', required=True)
+    ap.add_argument('--accel', default='kvm',
+                    help='the -accel option, e.g. kvm,vpmu-rdpmc=on')
     ap.add_argument('extra', nargs='*')
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix='vpmu-bench-')
     sock = os.path.join(tmp, 'qmp.sock')
     extra = args.extra or ['-cpu', 'host,pmu=on']
-    cmd = [args.qemu, '-M', 'pc', '-accel', 'kvm', '-m', '64M', '-nodefaults',
+    cmd = [args.qemu, '-M', 'pc', '-accel', args.accel, '-m', '64M',
+           '-nodefaults',
            '-display', 'none', '-no-reboot', '-serial', 'stdio',
            '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
            '-qmp', f'unix:{sock},server=on,wait=off',
