@@ -58,20 +58,26 @@ typedef struct VPMUPerfSlot {
     uint64_t raw_value, raw_running_ns, hidden_value, hidden_running_ns;
     int64_t stopped_at;         /* when it was last disabled */
 
-    /*
-     * vpmu-rdpmc (hardware mode): the event's mmap page, read with RDPMC
-     * instead of read(), and virtual stops.  A gated event is stopped for
-     * the guest but left running on the host, so that stopping and
-     * starting it costs no syscall: what it counts while gated goes to
-     * @gap, which every count of the open event is reduced by.
-     */
+    /* vpmu-rdpmc (hardware mode): the event's mmap page, for RDPMC. */
     struct perf_event_mmap_page *page;
+    /*
+     * Virtual stops (software mode, and hardware mode with vpmu-rdpmc):
+     * a gated event is stopped for the guest but left running on the
+     * host, so that stopping and starting it costs a read at most, and
+     * no ioctl: what it counts while gated goes to @gap, which every
+     * count of the open event is reduced by.
+     */
     bool gated;
     bool resync;                /* @gap unknown: set it at the next read */
     uint64_t gate_count;        /* the event's count when it was gated */
     uint64_t gap;
-    /* Where the host's overflow signal was armed, to re-arm after gaps. */
-    uint64_t arm_count, arm_visible, arm_period, arm_gap;
+    /*
+     * The guest's wrap, as of the last arming: @arm_period guest events
+     * after the open event's count was @arm_visible.  @rearm: gated since
+     * then, so the host's armed point may come early (see note_signal).
+     */
+    uint64_t arm_visible, arm_period;
+    bool rearm;
 } VPMUPerfSlot;
 
 struct VPMUPerf {
@@ -522,8 +528,9 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
     s->in_error = s->preempted = false;
     s->gated = s->resync = false;
     s->gap = s->gate_count = 0;
-    s->arm_count = s->arm_visible = s->arm_gap = 0;
+    s->arm_visible = 0;
     s->arm_period = s->period;
+    s->rearm = false;
     if (vpmu_perf_user_mode(p)) {
         /* One more syscall per open; without the page, plain read(). */
         s->page = p->sys->map(fd);
@@ -738,6 +745,16 @@ static bool vpmu_perf_program(void *opaque, unsigned slot,
     return s->have_event;
 }
 
+/*
+ * Virtual stops: in software mode (every event is task-clock: a read
+ * costs less than an ioctl) and with vpmu-rdpmc (a read is RDPMC).  Not
+ * while the pinned event is in error, whose count is not to be had.
+ */
+static bool vpmu_perf_can_gate(const VPMUPerf *p, const VPMUPerfSlot *s)
+{
+    return (vpmu_perf_software(p) || s->page) && !s->in_error;
+}
+
 /* Guest events left before the guest's counter wraps, as last armed. */
 static uint64_t vpmu_perf_distance(VPMUPerfSlot *s)
 {
@@ -762,12 +779,13 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
     if (!s->have_event || (s->fd >= 0 && s->enabled == enabled)) {
         return;                 /* e.g. a reused event that kept running */
     }
-    if (s->fd >= 0 && !enabled && s->page && !s->in_error &&
-        vpmu_perf_read_user(p, s, &count)) {
+    if (s->fd >= 0 && !enabled && vpmu_perf_can_gate(p, s) &&
+        vpmu_perf_count_now(p, slot, false, &count)) {
         s->last = MAX(count - s->gap, s->last);
         if (vpmu_perf_distance(s) >= VPMU_GATE_MIN_DISTANCE) {
             /* Stopped for the guest, counting on the host: no syscall. */
             s->gated = true;
+            s->rearm = true;
             s->gate_count = count;
             s->enabled = false;
             s->stopped_at = p->sys->now_ns();
@@ -781,6 +799,7 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
         if (vpmu_perf_count_now(p, slot, false, &count)) {
             /* What it counted while gated is not the guest's. */
             s->gap += count - s->gate_count;
+            s->rearm = true;
             s->enabled = true;
             p->stats.gated_toggles++;
             trace_vpmu_perf_gate(slot, s->fd, false);
@@ -825,8 +844,8 @@ static void vpmu_perf_set_enabled_batch(void *opaque, uint64_t start,
     bool all_start = true, all_stop = true;
     unsigned i;
 
-    /* Virtual stops cost nothing; a prctl would stop gated events too. */
-    if (vpmu_perf_user_mode(p)) {
+    /* Virtual stops: no prctl, which would stop gated events too. */
+    if (vpmu_perf_user_mode(p) || vpmu_perf_software(p)) {
         all_start = all_stop = false;
     }
     for (i = 0; i < VPMU_MAX_COUNTERS && (all_start || all_stop); i++) {
@@ -886,10 +905,7 @@ static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
     host_period = vpmu_perf_host_period(p, period);
     p->stats.ioctls++;
     p->sys->ioctl(s->fd, PERF_EVENT_IOC_PERIOD, &host_period);
-    if (s->page && vpmu_perf_count_now(p, slot, false, &s->arm_count)) {
-        s->arm_gap = s->gated ? s->gap + (s->arm_count - s->gate_count)
-                              : s->gap;
-    }
+    s->rearm = false;
 }
 
 static uint64_t vpmu_perf_read(void *opaque, unsigned slot)
@@ -977,10 +993,10 @@ void vpmu_perf_free(VPMUPerf *p)
 
 /*
  * An overflow signal.  A gated event counts events that are not the
- * guest's, so it reaches its armed point early: the guest's counter is
- * still short of its wrap by what the gaps took.  Re-arm such events for
- * the distance really left (the model handles the others: a real wrap
- * re-arms through set_period).  Software mode never gates.
+ * guest's, so it reaches its armed point early (never late): the guest's
+ * counter is still short of its wrap by what the gaps took.  Re-arm the
+ * events gated since their last arming for the distance really left;
+ * the model handles the others (a real wrap re-arms through set_period).
  */
 void vpmu_perf_note_signal(VPMUPerf *p)
 {
@@ -989,20 +1005,12 @@ void vpmu_perf_note_signal(VPMUPerf *p)
     p->stats.overflow_signals++;
     for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
         VPMUPerfSlot *s = &p->slot[i];
-        uint64_t count, gap_now, left;
+        uint64_t left;
 
-        if (s->fd < 0 || !s->page ||
-            !vpmu_perf_count_now(p, i, false, &count)) {
+        if (s->fd < 0 || !s->rearm) {
             continue;
         }
-        gap_now = s->gated ? s->gap + (count - s->gate_count) : s->gap;
-        if (gap_now == s->arm_gap ||
-            count - s->arm_count < s->arm_period) {
-            continue;           /* no gap since, or not its signal */
-        }
-        if (!s->gated) {
-            s->last = MAX(count - s->gap, s->last);
-        }
+        vpmu_perf_sample(p, i);         /* @last: the count now */
         left = vpmu_perf_distance(s);
         vpmu_perf_set_period(p, i, left ? left : 1);
     }
