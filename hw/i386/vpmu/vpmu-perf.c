@@ -779,7 +779,12 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
     if (!s->have_event || (s->fd >= 0 && s->enabled == enabled)) {
         return;                 /* e.g. a reused event that kept running */
     }
+    /*
+     * The distance from @last (an older count) can only be too long: a
+     * sampling counter near its wrap goes straight to the ioctl.
+     */
     if (s->fd >= 0 && !enabled && vpmu_perf_can_gate(p, s) &&
+        vpmu_perf_distance(s) >= VPMU_GATE_MIN_DISTANCE &&
         vpmu_perf_count_now(p, slot, false, &count)) {
         s->last = MAX(count - s->gap, s->last);
         if (vpmu_perf_distance(s) >= VPMU_GATE_MIN_DISTANCE) {
