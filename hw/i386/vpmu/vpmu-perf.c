@@ -61,11 +61,10 @@ typedef struct VPMUPerfSlot {
     /* vpmu-rdpmc (hardware mode): the event's mmap page, for RDPMC. */
     struct perf_event_mmap_page *page;
     /*
-     * Virtual stops (software mode, and hardware mode with vpmu-rdpmc):
-     * a gated event is stopped for the guest but left running on the
-     * host, so that stopping and starting it costs a read at most, and
-     * no ioctl: what it counts while gated goes to @gap, which every
-     * count of the open event is reduced by.
+     * Virtual stops (vpmu-rdpmc): a gated event is stopped for the guest
+     * but left running on the host, so that stopping and starting it
+     * costs no syscall: what it counts while gated goes to @gap, which
+     * every count of the open event is reduced by.
      */
     bool gated;
     bool resync;                /* @gap unknown: set it at the next read */
@@ -746,13 +745,14 @@ static bool vpmu_perf_program(void *opaque, unsigned slot,
 }
 
 /*
- * Virtual stops: in software mode (every event is task-clock: a read
- * costs less than an ioctl) and with vpmu-rdpmc (a read is RDPMC).  Not
- * while the pinned event is in error, whose count is not to be had.
+ * Virtual stops need the count without a syscall: vpmu-rdpmc.  (In
+ * software mode a read() instead of an ioctl measured no faster on an
+ * idle machine.)  Not while the pinned event is in error, whose count is
+ * not to be had.
  */
 static bool vpmu_perf_can_gate(const VPMUPerf *p, const VPMUPerfSlot *s)
 {
-    return (vpmu_perf_software(p) || s->page) && !s->in_error;
+    return s->page && !s->in_error;
 }
 
 /* Guest events left before the guest's counter wraps, as last armed. */
@@ -850,7 +850,7 @@ static void vpmu_perf_set_enabled_batch(void *opaque, uint64_t start,
     unsigned i;
 
     /* Virtual stops: no prctl, which would stop gated events too. */
-    if (vpmu_perf_user_mode(p) || vpmu_perf_software(p)) {
+    if (vpmu_perf_user_mode(p)) {
         all_start = all_stop = false;
     }
     for (i = 0; i < VPMU_MAX_COUNTERS && (all_start || all_stop); i++) {
