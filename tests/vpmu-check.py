@@ -639,13 +639,24 @@ def libvirt_test(args):
     here, counting its PASS lines; its own output on failure.
     """
     start = time.monotonic()
-    p = subprocess.run([sys.executable, os.path.join(
+    p = subprocess.Popen([sys.executable, os.path.join(
         os.path.dirname(__file__), 'libvirt', 'vpmu-libvirt-test.py'),
         '--qemu', args.qemu, '--guest', os.path.join(
             args.guest_build, 'tests', 'guest', 'idle.elf')],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, timeout=300)
-    out = p.stdout.decode(errors='replace')
+        stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        # SIGTERM first: the test then stops its libvirtd and guests.
+        p.terminate()
+        try:
+            out, _ = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        out += b'\n(timed out after 300 s)\n'
+    out = out.decode(errors='replace')
     checks = [l for l in out.splitlines() if l.startswith('PASS ')]
     report(f'libvirt/domain ({len(checks)} checks)',
            p.returncode == 0 and len(checks) > 0,

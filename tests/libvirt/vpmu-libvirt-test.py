@@ -460,6 +460,10 @@ def main():
                     help='libvirtd debug log')
     args = ap.parse_args()
 
+    # Stopped from outside (make check's timeout): clean up as on failure,
+    # or the guest's QEMU outlives us, burning a core.
+    signal.signal(signal.SIGTERM,
+                  lambda signo, frame: sys.exit(f'killed by signal {signo}'))
     # libvirtd is in /usr/sbin, which a non-login PATH may lack.
     os.environ['PATH'] = os.environ.get('PATH', '/usr/bin:/bin') + \
         ':/usr/sbin:/sbin'
