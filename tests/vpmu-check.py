@@ -131,6 +131,78 @@ def perf_fds(pid):
     return len(perf), min(perf, default=None)
 
 
+class PacedGuest:
+    """
+    A test guest that stops at each "SYNC <step>" line and waits for a
+    byte on COM1 while we look at QEMU from outside (QMP, /proc).  Keeps
+    QEMU's output and our own checks in one log, as guest_test does.
+    """
+
+    def __init__(self, args, guest, extra, reboot=False):
+        import tempfile
+        self.sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-check-'),
+                                 'qmp.sock')
+        elf = os.path.join(args.guest_build, 'tests', 'guest',
+                           guest + '.elf')
+        cmd = run_guest_mod.qemu_command(args.qemu, elf, extra + [
+            '-qmp', f'unix:{self.sock},server=on,wait=off'])
+        if reboot:
+            # Without -no-reboot: a reset must reboot the guest.
+            cmd = [c for c in cmd if c != '-no-reboot']
+        self.start = time.monotonic()
+        self.log, self.ok = [], True
+        self.qmp = None
+        self.qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, bufsize=0)
+
+    def expect(self, cond, what):
+        self.log.append(f'{"ok" if cond else "FAILED"}: {what}')
+        self.ok = self.ok and cond
+
+    def send(self, data=b'g'):
+        """Let the guest go on from its SYNC."""
+        self.qemu.stdin.write(data)
+
+    def run(self, on_step):
+        """
+        Call on_step(step) at each SYNC line (self.qmp is connected); it
+        must send() unless it wants the guest to wait.  Returns QEMU's exit
+        status, or -1 after a harness error (logged).
+        """
+        try:
+            self.qmp = QMP(self.sock)
+            for raw in self.qemu.stdout:
+                line = raw.decode(errors='replace').rstrip()
+                self.log.append(line)
+                words = line.split()
+                if len(words) == 2 and words[0] == 'SYNC':
+                    on_step(words[1])
+            status = self.qemu.wait(timeout=60)
+        except Exception as e:                  # noqa: BLE001
+            self.log.append(f'harness error: {e!r}')
+            status = -1
+        finally:
+            if self.qmp:
+                self.qmp.close()
+            if self.qemu.poll() is None:
+                self.qemu.kill()
+        return status
+
+    def finish(self, name, status, min_checks=1, max_checks=None):
+        """The guest's TAP checks must all pass, as must ours."""
+        checks = [l for l in self.log if l.startswith('ok ') or
+                  l.startswith('not ok ')]
+        self.expect(status == 1, f'guest exited cleanly (QEMU status '
+                    f'{status})')
+        self.expect(len(checks) >= min_checks and
+                    (max_checks is None or len(checks) <= max_checks),
+                    f'{len(checks)} guest checks ran')
+        ok = self.ok and not any(l.startswith('not ok') for l in checks)
+        report(f'{name} ({len(checks)} guest checks)', ok,
+               time.monotonic() - self.start, '\n'.join(self.log))
+
+
 def host_test(args):
     """
     pmu-host: the host side seen from outside QEMU.  At each SYNC the guest
@@ -139,81 +211,49 @@ def host_test(args):
     perf_event_open fail with EMFILE.
     """
     import resource
-    import tempfile
-    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-host.elf')
-    sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-check-'), 'qmp.sock')
-    cmd = run_guest_mod.qemu_command(args.qemu, elf, [
-        '-cpu', 'host,pmu=on', '-accel', 'kvm,vpmu-release-ms=100',
-        '-qmp', f'unix:{sock},server=on,wait=off'])
-    start = time.monotonic()
-    log, ok = [], True
-    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            bufsize=0)
-    limits = resource.prlimit(qemu.pid, resource.RLIMIT_NOFILE)
-    qmp = QMP(sock)
+    g = PacedGuest(args, 'pmu-host', [
+        '-cpu', 'host,pmu=on', '-accel', 'kvm,vpmu-release-ms=100'])
+    pid = g.qemu.pid
+    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    seen = {}
 
-    def expect(cond, what):
-        nonlocal ok
-        log.append(f'{"ok" if cond else "FAILED"}: {what}')
-        ok = ok and cond
+    def step(name):
+        software = any('software mode' in l for l in g.log)
+        # Fixed counter 0 (instructions) has no fd in software mode.
+        want = 6 if software else 7
+        if name == 'counters-open':
+            n, _ = perf_fds(pid)
+            g.expect(n == want, f'{n} perf fds for {want} counting '
+                     'counters after 100 event changes')
+        elif name == 'released':
+            time.sleep(0.6)
+            n, _ = perf_fds(pid)
+            g.expect(n == 0, f'{n} perf fds 0.6 s after every counter '
+                     'stopped (vpmu-release-ms=100)')
+        elif name == 're-created':
+            n, seen['lowest'] = perf_fds(pid)
+            g.expect(n == want, f'{n} perf fds once counting again')
+        elif name == 'emfile':
+            # The guest stopped PMC1: wait for lazy release to close its
+            # event, then go below every perf fd there was, so that even
+            # the number it freed is out of reach and the next open fails.
+            time.sleep(0.6)
+            _, lowest = perf_fds(pid)
+            resource.prlimit(pid, resource.RLIMIT_NOFILE,
+                             (min(lowest, seen['lowest']), limits[1]))
+        elif name == 'emfile-lifted':
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+            g.expect(any('too many open files: raise QEMU' in l
+                         for l in g.log), 'QEMU named EMFILE and its fix')
+        elif name == 'overflowed':
+            stats = g.qmp.cmd('qom-get', path='/machine/unattached/'
+                              'device[0]', property='x-vpmu-stats')
+            g.expect(stats['overflow-signals'] >= 1,
+                     f'{stats["overflow-signals"]} overflow signals '
+                     'reached the vCPU thread')
+        g.send()
 
-    try:
-        for raw in qemu.stdout:
-            line = raw.decode(errors='replace').rstrip()
-            log.append(line)
-            words = line.split()
-            if len(words) != 2 or words[0] != 'SYNC':
-                continue
-            step = words[1]
-            software = any('software mode' in l for l in log)
-            if step == 'counters-open':
-                # Fixed counter 0 (instructions) has no fd in software mode.
-                want = 6 if software else 7
-                n, _ = perf_fds(qemu.pid)
-                expect(n == want, f'{n} perf fds for {want} counting '
-                       'counters after 100 event changes')
-            elif step == 'released':
-                time.sleep(0.6)
-                n, _ = perf_fds(qemu.pid)
-                expect(n == 0, f'{n} perf fds 0.6 s after every counter '
-                       'stopped (vpmu-release-ms=100)')
-            elif step == 're-created':
-                n, lowest_seen = perf_fds(qemu.pid)
-                expect(n == (6 if software else 7),
-                       f'{n} perf fds once counting again')
-            elif step == 'emfile':
-                # The guest stopped PMC1: wait for lazy release to close
-                # its event, then go below every perf fd there was, so
-                # that even the number it freed is out of reach and the
-                # next open fails.
-                time.sleep(0.6)
-                _, lowest = perf_fds(qemu.pid)
-                resource.prlimit(qemu.pid, resource.RLIMIT_NOFILE,
-                                 (min(lowest, lowest_seen), limits[1]))
-            elif step == 'emfile-lifted':
-                resource.prlimit(qemu.pid, resource.RLIMIT_NOFILE, limits)
-                expect(any('too many open files: raise QEMU' in l
-                           for l in log), 'QEMU named EMFILE and its fix')
-            elif step == 'overflowed':
-                stats = qmp.cmd('qom-get', path='/machine/unattached/'
-                                'device[0]', property='x-vpmu-stats')
-                expect(stats['overflow-signals'] >= 1,
-                       f'{stats["overflow-signals"]} overflow signals '
-                       'reached the vCPU thread')
-            qemu.stdin.write(b'g')
-        status = qemu.wait(timeout=60)
-        qmp.close()
-    except Exception as e:                      # noqa: BLE001
-        qemu.kill()
-        status = -1
-        log.append(f'harness error: {e!r}')
-    checks = [l for l in log if l.startswith('ok ') or
-              l.startswith('not ok ')]
-    expect(status == 1, f'guest exited cleanly (QEMU status {status})')
-    ok = ok and not any(l.startswith('not ok') for l in checks)
-    report(f'host/pmu-host ({len(checks)} guest checks)', ok,
-           time.monotonic() - start, '\n'.join(log))
+    g.finish('host/pmu-host', g.run(step), min_checks=7)
 
 
 def migration_test(args):
@@ -311,56 +351,26 @@ def reset_test(args):
     pmu-reset: system_reset over QMP must bring back the SDM's reset values
     and close every host event of the vCPU.
     """
-    import tempfile
-    sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-reset-'), 'qmp.sock')
-    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-reset.elf')
-    # Without -no-reboot: a reset must reboot the guest, not end QEMU.
-    cmd = [c for c in run_guest_mod.qemu_command(args.qemu, elf, [
-        '-cpu', 'host,pmu=on', '-qmp', f'unix:{sock},server=on,wait=off'])
-        if c != '-no-reboot']
-    start = time.monotonic()
-    log, ok, boots = [], True, 0
+    g = PacedGuest(args, 'pmu-reset', ['-cpu', 'host,pmu=on'], reboot=True)
+    boots = 0
 
-    def expect(cond, what):
-        nonlocal ok
-        log.append(f'{"ok" if cond else "FAILED"}: {what}')
-        ok = ok and cond
+    def step(name):
+        nonlocal boots
+        if name == 'boot':
+            boots += 1
+            g.send(str(boots).encode())
+        elif name == 'reset':
+            n, _ = perf_fds(g.qemu.pid)
+            g.expect(n > 0, f'{n} perf fds while counting')
+            g.qmp.cmd('system_reset')       # the guest boots again
+        elif name == 'after-reset':
+            n, _ = perf_fds(g.qemu.pid)
+            g.expect(n == 0, f'{n} perf fds after system_reset')
+            g.send()
 
-    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            bufsize=0)
-    try:
-        qmp = QMP(sock)
-        for raw in qemu.stdout:
-            line = raw.decode(errors='replace').rstrip()
-            log.append(line)
-            if line == 'SYNC boot':
-                boots += 1
-                qemu.stdin.write(str(boots).encode())
-            elif line == 'SYNC reset':
-                n, _ = perf_fds(qemu.pid)
-                expect(n > 0, f'{n} perf fds while counting')
-                qmp.cmd('system_reset')
-            elif line == 'SYNC after-reset':
-                n, _ = perf_fds(qemu.pid)
-                expect(n == 0, f'{n} perf fds after system_reset')
-                qemu.stdin.write(b'g')
-        status = qemu.wait(timeout=60)
-        qmp.close()
-        expect(status == 1 and boots == 2,
-               f'two boots, clean exit (boots {boots}, QEMU status {status})')
-    except Exception as e:                      # noqa: BLE001
-        log.append(f'harness error: {e!r}')
-        ok = False
-    finally:
-        if qemu.poll() is None:
-            qemu.kill()
-    checks = [l for l in log if l.startswith('ok ') or
-              l.startswith('not ok ')]
-    ok = ok and len(checks) == 6 and \
-        not any(l.startswith('not ok') for l in checks)
-    report(f'reset/system-reset ({len(checks)} guest checks)', ok,
-           time.monotonic() - start, '\n'.join(log))
+    status = g.run(step)
+    g.expect(boots == 2, f'{boots} boots: one reset')
+    g.finish('reset/system-reset', status, min_checks=6, max_checks=6)
 
 
 def perf_fd_owners(pid):
@@ -420,73 +430,46 @@ def smp_test(args):
     where we may copy QEMU's fds, that each perf fd signals its own vCPU's
     thread.
     """
-    import tempfile
-    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-smp.elf')
-    sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-smp-'), 'qmp.sock')
-    cmd = run_guest_mod.qemu_command(args.qemu, elf, [
+    g = PacedGuest(args, 'pmu-smp', [
         '-smp', '2', '-cpu', 'host,pmu=on', '-name', 'debug-threads=on',
-        '-append', 'sync=1', '-qmp', f'unix:{sock},server=on,wait=off'])
-    start = time.monotonic()
-    log, ok = [], True
+        '-append', 'sync=1'])
 
-    def expect(cond, what):
-        nonlocal ok
-        log.append(f'{"ok" if cond else "FAILED"}: {what}')
-        ok = ok and cond
+    def step(name):
+        if name != 'counting':
+            g.send()
+            return
+        # Each CPU has PMC0 and fixed counter 1 counting cycles.
+        cpus = sorted(g.qmp.cmd('query-cpus-fast'),
+                      key=lambda c: c['cpu-index'])
+        g.expect(len(cpus) == 2, f'{len(cpus)} vCPUs')
+        fds = 0
+        for c in cpus:
+            st = g.qmp.cmd('qom-get', path=c['qom-path'],
+                           property='x-vpmu-stats')
+            n = c['cpu-index']
+            fds += st['open-fds']
+            g.expect(st['open-fds'] == 2, f'CPU {n}: {st["open-fds"]} '
+                     'open fds for its 2 counting counters')
+            g.expect(st['overflow-signals'] >= 2 and st['pmis'] >= 2,
+                     f'CPU {n}: {st["overflow-signals"]} overflow signals '
+                     f'and {st["pmis"]} PMIs of its own (2 wraps)')
+        n, _ = perf_fds(g.qemu.pid)
+        g.expect(n == fds, f'QEMU holds {n} perf fds, the {fds} that the '
+                 'vCPUs report')
+        owners = perf_fd_owners(g.qemu.pid)
+        threads = vcpu_threads(g.qemu.pid)
+        if owners is None:
+            g.log.append('note: cannot copy QEMU\'s fds (pidfd_getfd); '
+                         'owner threads not checked')
+        else:
+            want = {threads.get(f'CPU {c["cpu-index"]}/KVM'): 2
+                    for c in cpus}
+            g.expect(owners == want and None not in want,
+                     f'perf fds per owner thread {owners}: 2 on each vCPU '
+                     f'thread {threads}')
+        g.send()
 
-    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            bufsize=0)
-    try:
-        qmp = QMP(sock)
-        for raw in qemu.stdout:
-            line = raw.decode(errors='replace').rstrip()
-            log.append(line)
-            if line != 'SYNC counting':
-                continue
-            # Each CPU has PMC0 and fixed counter 1 counting cycles.
-            cpus = sorted(qmp.cmd('query-cpus-fast'),
-                          key=lambda c: c['cpu-index'])
-            expect(len(cpus) == 2, f'{len(cpus)} vCPUs')
-            fds = 0
-            for c in cpus:
-                st = qmp.cmd('qom-get', path=c['qom-path'],
-                             property='x-vpmu-stats')
-                n = c['cpu-index']
-                fds += st['open-fds']
-                expect(st['open-fds'] == 2, f'CPU {n}: {st["open-fds"]} '
-                       'open fds for its 2 counting counters')
-                expect(st['overflow-signals'] >= 2 and st['pmis'] >= 2,
-                       f'CPU {n}: {st["overflow-signals"]} overflow signals '
-                       f'and {st["pmis"]} PMIs of its own (2 wraps)')
-            n, _ = perf_fds(qemu.pid)
-            expect(n == fds, f'QEMU holds {n} perf fds, the {fds} that '
-                   'the vCPUs report')
-            owners = perf_fd_owners(qemu.pid)
-            threads = vcpu_threads(qemu.pid)
-            if owners is None:
-                log.append('note: cannot copy QEMU\'s fds (pidfd_getfd); '
-                           'owner threads not checked')
-            else:
-                want = {threads.get(f'CPU {c["cpu-index"]}/KVM'): 2
-                        for c in cpus}
-                expect(owners == want and None not in want,
-                       f'perf fds per owner thread {owners}: 2 on each '
-                       f'vCPU thread {threads}')
-            qemu.stdin.write(b'g')
-        status = qemu.wait(timeout=60)
-        qmp.close()
-    except Exception as e:                      # noqa: BLE001
-        qemu.kill()
-        status = -1
-        log.append(f'harness error: {e!r}')
-    checks = [l for l in log if l.startswith('ok ') or
-              l.startswith('not ok ')]
-    expect(status == 1, f'guest exited cleanly (QEMU status {status})')
-    ok = ok and len(checks) >= 13 and \
-        not any(l.startswith('not ok') for l in checks)
-    report(f'smp/pmu-smp ({len(checks)} guest checks)', ok,
-           time.monotonic() - start, '\n'.join(log))
+    g.finish('smp/pmu-smp', g.run(step), min_checks=13)
 
 
 def hotplug_test(args):
@@ -499,22 +482,12 @@ def hotplug_test(args):
     gone and QEMU runs on.  (Plugging the slot again is not tested: see
     pmu-hotplug.c.)
     """
-    import tempfile
-    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-hotplug.elf')
-    sock = os.path.join(tempfile.mkdtemp(prefix='vpmu-hotplug-'), 'qmp.sock')
-    cmd = run_guest_mod.qemu_command(args.qemu, elf, [
+    g = PacedGuest(args, 'pmu-hotplug', [
         '-smp', '1,maxcpus=2', '-cpu', 'host,pmu=on',
-        '-name', 'debug-threads=on',
-        '-qmp', f'unix:{sock},server=on,wait=off'])
-    start = time.monotonic()
-    log, ok = [], True
+        '-name', 'debug-threads=on'])
+    expect, pid = g.expect, g.qemu.pid
     new_cpu = '/machine/peripheral/cpu1'
     before = {}
-
-    def expect(cond, what):
-        nonlocal ok
-        log.append(f'{"ok" if cond else "FAILED"}: {what}')
-        ok = ok and cond
 
     def stats(qmp, path):
         return qmp.cmd('qom-get', path=path, property='x-vpmu-stats')
@@ -534,7 +507,7 @@ def hotplug_test(args):
     def check_counting(qmp, what):
         st = stats(qmp, new_cpu)
         st0 = stats(qmp, cpu_paths(qmp)[0])
-        n, _ = perf_fds(qemu.pid)
+        n, _ = perf_fds(pid)
         expect(st['open-fds'] == 2, f'{what}: CPU 1 has {st["open-fds"]} '
                'open fds for its 2 counting counters')
         expect(st['pmis'] >= 1 and st['overflow-signals'] >= 1,
@@ -545,8 +518,8 @@ def hotplug_test(args):
                f'{st0["open-fds"]} and CPU 1\'s {st["open-fds"]}')
         expect(st0['open-fds'] == 1, f'{what}: CPU 0 has '
                f'{st0["open-fds"]} open fd for its counting counter')
-        owners = perf_fd_owners(qemu.pid)
-        threads = vcpu_threads(qemu.pid)
+        owners = perf_fd_owners(pid)
+        threads = vcpu_threads(pid)
         if owners is not None:
             want = {threads.get('CPU 0/KVM'): 1, threads.get('CPU 1/KVM'): 2}
             expect(owners == want and None not in want,
@@ -560,16 +533,16 @@ def hotplug_test(args):
         while len(cpu_paths(qmp)) != 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         expect(len(cpu_paths(qmp)) == 1, f'{what}: one vCPU left')
-        n, _ = perf_fds(qemu.pid)
+        n, _ = perf_fds(pid)
         expect(n == before['fds'] - before['cpu1'] and n > 0,
                f'{what}: {n} perf fds, {before["fds"]} less CPU 1\'s '
                f'{before["cpu1"]}')
-        owners = perf_fd_owners(qemu.pid)
+        owners = perf_fd_owners(pid)
         if owners is not None:
-            tid0 = vcpu_threads(qemu.pid).get('CPU 0/KVM')
+            tid0 = vcpu_threads(pid).get('CPU 0/KVM')
             expect(owners == {tid0: n}, f'{what}: the perf fds left are '
                    f'CPU 0\'s ({owners}, CPU 0 is {tid0})')
-        expect('CPU 1/KVM' not in vcpu_threads(qemu.pid),
+        expect('CPU 1/KVM' not in vcpu_threads(pid),
                f'{what}: CPU 1\'s thread has exited')
         try:
             stats(qmp, new_cpu)
@@ -591,46 +564,25 @@ def hotplug_test(args):
         st = stats(qmp, new_cpu)
         expect(st['open-fds'] == 0 and st['perf-opens'] == 0,
                f'{what}: the new vCPU has a vPMU, no event open yet')
-        expect('CPU 1/KVM' in vcpu_threads(qemu.pid),
+        expect('CPU 1/KVM' in vcpu_threads(pid),
                f'{what}: CPU 1 has its thread')
         query_vpmu(qmp, what, {0: 1, 1: 0})
 
-    qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            bufsize=0)
-    try:
-        qmp = QMP(sock)
-        for raw in qemu.stdout:
-            line = raw.decode(errors='replace').rstrip()
-            log.append(line)
-            words = line.split()
-            if len(words) != 2 or words[0] != 'SYNC':
-                continue
-            step = words[1]
-            if step == 'plug':
-                plug(qmp, step)
-            elif step == 'counting':
-                check_counting(qmp, step)
-            elif step == 'unplug':
-                qmp.cmd('device_del', id='cpu1')
-                # Asked, not ejected yet: CPU 1 still counts.
-                query_vpmu(qmp, 'unplug requested', {0: 1, 1: 2})
-            elif step == 'ejected':
-                check_ejected(qmp, step)
-            qemu.stdin.write(b'g')
-        status = qemu.wait(timeout=60)
-        qmp.close()
-    except Exception as e:                      # noqa: BLE001
-        qemu.kill()
-        status = -1
-        log.append(f'harness error: {e!r}')
-    checks = [l for l in log if l.startswith('ok ') or
-              l.startswith('not ok ')]
-    expect(status == 1, f'guest exited cleanly (QEMU status {status})')
-    ok = ok and len(checks) == 10 and \
-        not any(l.startswith('not ok') for l in checks)
-    report(f'hotplug/pmu-hotplug ({len(checks)} guest checks)', ok,
-           time.monotonic() - start, '\n'.join(log))
+    def step(name):
+        if name == 'plug':
+            plug(g.qmp, name)
+        elif name == 'counting':
+            check_counting(g.qmp, name)
+        elif name == 'unplug':
+            g.qmp.cmd('device_del', id='cpu1')
+            # Asked, not ejected yet: CPU 1 still counts.
+            query_vpmu(g.qmp, 'unplug requested', {0: 1, 1: 2})
+        elif name == 'ejected':
+            check_ejected(g.qmp, name)
+        g.send()
+
+    g.finish('hotplug/pmu-hotplug', g.run(step), min_checks=10,
+             max_checks=10)
 
 
 def libvirt_test(args):
