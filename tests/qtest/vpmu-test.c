@@ -468,6 +468,14 @@ static void test_filter(void)
     qtest_quit(qts);
 }
 
+/* The test seam: vCPU 0's counters in @bits read as preempted. */
+static void set_preempt(QTestState *qts, uint64_t bits)
+{
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': "
+                             "{ 'path': %s, 'property': 'x-vpmu-preempt', "
+                             "'value': %" PRIu64 " } }", CPU0, bits);
+}
+
 /*
  * Contention events, driven through the backend's test seam (nothing
  * preempts us on hosts without a PMU): preempted, then recovered; a
@@ -485,9 +493,7 @@ static void test_contention_events(void)
     }
     wait_counting(qts);
     g_assert_cmpint(count_events(qts, "VPMU_COUNTER_PREEMPTED"), ==, 0);
-    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': "
-                             "{ 'path': %s, 'property': 'x-vpmu-preempt', "
-                             "'value': 1 } }", CPU0);
+    set_preempt(qts, 1);
     ev = wait_event(qts, "VPMU_COUNTER_PREEMPTED", 10);
     g_assert(ev);
     data = qdict_get_qdict(ev, "data");
@@ -500,9 +506,7 @@ static void test_contention_events(void)
     gp0_count(qts, &state);
     g_assert_cmpstr(state, ==, "preempted");
 
-    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': "
-                             "{ 'path': %s, 'property': 'x-vpmu-preempt', "
-                             "'value': 0 } }", CPU0);
+    set_preempt(qts, 0);
     ev = wait_event(qts, "VPMU_COUNTER_RECOVERED", 10);
     g_assert(ev);
     data = qdict_get_qdict(ev, "data");
@@ -511,10 +515,7 @@ static void test_contention_events(void)
 
     /* Flapping every 50 ms for 2 s: at most one event a second. */
     for (i = 0; i < 40; i++) {
-        qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', "
-                                 "'arguments': { 'path': %s, 'property': "
-                                 "'x-vpmu-preempt', 'value': %d } }", CPU0,
-                                 !(i & 1));
+        set_preempt(qts, !(i & 1));
         g_usleep(50 * 1000);
     }
     n = count_events(qts, "VPMU_COUNTER_PREEMPTED") +
