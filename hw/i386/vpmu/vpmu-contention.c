@@ -121,7 +121,7 @@ static bool vpmu_contention_worth_a_look(CPUState *cs, X86CPU *cpu)
         c = NULL;               /* a former vCPU's record */
     }
     for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
-        if (cpu->vpmu->counters[slot].running ||
+        if (vpmu_slot_running(cpu->vpmu, slot) ||
             (c && c->reported[slot])) {
             return true;
         }

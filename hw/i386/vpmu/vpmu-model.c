@@ -420,6 +420,16 @@ uint64_t vpmu_slot_value(VPMUState *s, unsigned slot)
     return slot_fold(s, slot);
 }
 
+bool vpmu_slot_running(const VPMUState *s, unsigned slot)
+{
+    return s->counters[slot].running;
+}
+
+uint64_t vpmu_slot_folded_value(const VPMUState *s, unsigned slot)
+{
+    return s->counters[slot].value;
+}
+
 /*
  * Host policy changes act at once (management calls these on the vCPU
  * thread): every counter is looked at again by vpmu_sync().

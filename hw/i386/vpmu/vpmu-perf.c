@@ -750,7 +750,7 @@ static bool vpmu_perf_program(void *opaque, unsigned slot,
  * idle machine.)  Not while the pinned event is in error, whose count is
  * not to be had.
  */
-static bool vpmu_perf_can_gate(const VPMUPerf *p, const VPMUPerfSlot *s)
+static bool vpmu_perf_can_gate(const VPMUPerfSlot *s)
 {
     return s->page && !s->in_error;
 }
@@ -783,7 +783,7 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
      * The distance from @last (an older count) can only be too long: a
      * sampling counter near its wrap goes straight to the ioctl.
      */
-    if (s->fd >= 0 && !enabled && vpmu_perf_can_gate(p, s) &&
+    if (s->fd >= 0 && !enabled && vpmu_perf_can_gate(s) &&
         vpmu_perf_distance(s) >= VPMU_GATE_MIN_DISTANCE &&
         vpmu_perf_count_now(p, slot, false, &count)) {
         s->last = MAX(count - s->gap, s->last);

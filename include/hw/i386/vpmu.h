@@ -348,6 +348,12 @@ void vpmu_slot_host_event(const VPMUState *s, unsigned slot,
                           VPMUHostEvent *ev);
 /* The guest-visible count, with what the host counted folded in. */
 uint64_t vpmu_slot_value(VPMUState *s, unsigned slot);
+/*
+ * Without asking the host: whether the backend counts for @slot, and the
+ * count as of the last fold (exact for a slot that does not run).
+ */
+bool vpmu_slot_running(const VPMUState *s, unsigned slot);
+uint64_t vpmu_slot_folded_value(const VPMUState *s, unsigned slot);
 
 /* CPUID leaf 0xA as the configuration describes it. */
 void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,

@@ -743,9 +743,9 @@ static void kvm_vpmu_push_rdpmc(X86CPU *cpu)
          * signal, not before every KVM_RUN; a stopped one is pushed when
          * its value changed (reset, migration).
          */
-        if (!v->rdpmc_stale && (v->state.counters[i].running ||
+        if (!v->rdpmc_stale && (vpmu_slot_running(&v->state, i) ||
                                 v->rdpmc_pushed[i] ==
-                                v->state.counters[i].value)) {
+                                vpmu_slot_folded_value(&v->state, i))) {
             continue;
         }
         value = vpmu_slot_value(&v->state, i);
