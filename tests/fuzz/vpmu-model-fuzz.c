@@ -273,16 +273,19 @@ static bool event_ok(unsigned slot, uint64_t ev)
     };
     unsigned f;
 
+    /*
+     * AnyThread never reaches the host: it would count the sibling
+     * hyperthread (the host or another tenant) while this vCPU runs.
+     */
     if (slot < VPMU_MAX_GP) {
         return ev == (hrd(0x186 + slot) &
-                      ~(VPMU_EVTSEL_EN | VPMU_EVTSEL_INT));
+                      ~(VPMU_EVTSEL_EN | VPMU_EVTSEL_INT | VPMU_EVTSEL_ANY));
     }
-    /* Fixed: the ring bits and AnyThread come from FIXED_CTR_CTRL. */
+    /* Fixed: the ring bits come from FIXED_CTR_CTRL. */
     f = hrd(0x38d) >> (4 * (slot - VPMU_MAX_GP));
     return ev == (fixed_ev[slot - VPMU_MAX_GP] |
                   (f & 1 ? VPMU_EVTSEL_OS : 0) |
-                  (f & 2 ? VPMU_EVTSEL_USR : 0) |
-                  (f & 4 ? VPMU_EVTSEL_ANY : 0));
+                  (f & 2 ? VPMU_EVTSEL_USR : 0));
 }
 
 /* SDM: a counter counts with its local enable, GLOBAL_CTRL, no CTR_FRZ. */

@@ -225,18 +225,24 @@ typedef struct Fixture {
     VPMUPerf *p;
 } Fixture;
 
+static void setup_cfg(Fixture *t, const VPMUPerfSys *sys,
+                      const VPMUPerfOptions *opts, const VPMUConfig *cfg)
+{
+    memset(&fk, 0, sizeof(fk));
+    t->p = vpmu_perf_new_with(sys, opts->mode, opts);
+    /* As in QEMU, the backend runs on the thread it counts. */
+    vpmu_perf_attach(t->p, qemu_get_thread_id(), TSC_KHZ, SIGRTMIN + 6);
+    vpmu_state_init(&t->s, cfg, &vpmu_perf_ops, t->p);
+}
+
 static void setup_with(Fixture *t, const VPMUPerfSys *sys,
                        const VPMUPerfOptions *opts, int width)
 {
     VPMUConfig cfg;
 
-    memset(&fk, 0, sizeof(fk));
     vpmu_config_default(&cfg);
     cfg.gp_width = cfg.fixed_width = width;
-    t->p = vpmu_perf_new_with(sys, opts->mode, opts);
-    /* As in QEMU, the backend runs on the thread it counts. */
-    vpmu_perf_attach(t->p, qemu_get_thread_id(), TSC_KHZ, SIGRTMIN + 6);
-    vpmu_state_init(&t->s, &cfg, &vpmu_perf_ops, t->p);
+    setup_cfg(t, sys, opts, &cfg);
 }
 
 static void setup(Fixture *t, VPMUPerfMode mode, int width, bool scale)
@@ -368,6 +374,117 @@ static void test_hardware_translation(void)
        0xffee);
     g_assert_cmpuint(fk.opens, ==, 1);
     teardown(&t);
+}
+
+/*
+ * The attr a hardware-mode event may have, whatever the guest wrote: the
+ * event fields KVM passes too (select, umask, edge, invert, cmask), the
+ * rings, guest mode only, and our own fixed settings.  Built field by
+ * field, so that any other bit the guest could smuggle in (AnyThread, PC,
+ * a precise or branch-stack request) makes the comparison fail.
+ */
+static void expected_attr(struct perf_event_attr *a, uint64_t config,
+                          bool usr, bool os, uint64_t period)
+{
+    memset(a, 0, sizeof(*a));
+    a->size = sizeof(*a);
+    a->type = PERF_TYPE_RAW;
+    a->config = config;
+    a->sample_period = period;
+    a->read_format = PERF_FORMAT_TOTAL_TIME_ENABLED |
+                     PERF_FORMAT_TOTAL_TIME_RUNNING;
+    a->disabled = 1;
+    a->pinned = 1;
+    a->exclude_user = !usr;
+    a->exclude_kernel = !os;
+    a->exclude_host = 1;
+    a->wakeup_events = 1;
+}
+
+static void assert_attr(const struct perf_event_attr *want)
+{
+    const struct perf_event_attr *got = &last_fd()->attr;
+
+    g_assert_cmphex(got->config, ==, want->config);
+    g_assert_cmpuint(got->sample_period, ==, want->sample_period);
+    g_assert_true(!memcmp(got, want, sizeof(*want)));
+}
+
+/*
+ * Every PERFEVTSELx and FIXED_CTR_CTRL bit the model accepts, in every
+ * version, one at a time: the host event is the whitelisted translation.
+ * AnyThread (v3, v4) is accepted and read back, but never reaches the
+ * host, where a privileged opener would count the sibling hyperthread.
+ */
+static void test_hardware_attr_whitelist(void)
+{
+    const uint64_t event_bits = VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK |
+                                VPMU_EVTSEL_EDGE | VPMU_EVTSEL_INV |
+                                VPMU_EVTSEL_CMASK;
+    static const uint64_t fixed_config[] = {
+        VPMU_EVENT_INST_RETIRED, VPMU_EVENT_CORE_CYCLES,
+        VPMU_EVENT_FIXED_REF_CYCLES,
+    };
+    VPMUPerfOptions opts = { .mode = VPMU_PERF_HARDWARE, .pinned = true };
+    struct perf_event_attr want;
+    unsigned accepted_any = 0;
+    int version, bit, idx;
+
+    for (version = 2; version <= 5; version++) {
+        VPMUConfig cfg;
+
+        vpmu_config_default(&cfg);
+        cfg.version = version;
+        for (bit = 0; bit < 64; bit++) {
+            uint64_t val = CYCLES | (1ULL << bit);
+            Fixture t;
+
+            setup_cfg(&t, &fake_sys, &opts, &cfg);
+            if (!vpmu_msr_write(&t.s, VPMU_MSR_PERFEVTSEL0, val, false)) {
+                teardown(&t);
+                continue;
+            }
+            vpmu_sync(&t.s);
+            g_assert_cmphex(rd(&t, VPMU_MSR_PERFEVTSEL0), ==, val);
+            /*
+             * An event the host's tables lack (another select or umask)
+             * opens nothing; the qualifiers and AnyThread must open.
+             */
+            if (bit >= 18 && bit <= 23) {
+                g_assert_cmpuint(fk.opens, ==, 1);
+            }
+            accepted_any += bit == 21;
+            if (fk.opens) {
+                expected_attr(&want, val & event_bits, val & VPMU_EVTSEL_USR,
+                              val & VPMU_EVTSEL_OS, 1ULL << 48);
+                assert_attr(&want);
+            }
+            teardown(&t);
+        }
+        for (idx = 0; idx < 3; idx++) {
+            for (bit = 0; bit < 4; bit++) {
+                uint64_t field = 0x3 | 1ULL << bit;
+                Fixture t;
+
+                setup_cfg(&t, &fake_sys, &opts, &cfg);
+                if (!vpmu_msr_write(&t.s, VPMU_MSR_FIXED_CTR_CTRL,
+                                    field << (4 * idx), false)) {
+                    g_assert_true(bit == 2 && (version == 2 ||
+                                               version == 5));
+                    teardown(&t);
+                    continue;
+                }
+                wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 1ULL << (32 + idx));
+                g_assert_cmpuint(fk.opens, ==, 1);
+                expected_attr(&want, fixed_config[idx], true, true,
+                              1ULL << 48);
+                assert_attr(&want);
+                teardown(&t);
+            }
+        }
+    }
+    /* AnyThread was accepted in versions 3 and 4 and reached no host. */
+    g_assert_cmpuint(accepted_any, ==, 2);
 }
 
 /* Overflow periods at widths 32 and 48, re-armed after a wrap. */
@@ -669,6 +786,8 @@ int main(int argc, char **argv)
                     test_software_translation);
     g_test_add_func("/vpmu/perf/hardware-translation",
                     test_hardware_translation);
+    g_test_add_func("/vpmu/perf/hardware-attr-whitelist",
+                    test_hardware_attr_whitelist);
     g_test_add_func("/vpmu/perf/overflow-period-widths",
                     test_overflow_period_widths);
     g_test_add_func("/vpmu/perf/fast-path", test_fast_path);

@@ -149,6 +149,16 @@ static bool slot_wants_counting(const VPMUState *s, unsigned slot)
     return s->counters[slot].eventsel & VPMU_EVTSEL_EN;
 }
 
+/*
+ * What the host never gets of a guest's event selection: EN and INT are
+ * the model's (enables and overflows), and AnyThread would make a host
+ * event count the sibling hyperthread, i.e. the host or another tenant,
+ * while this vCPU runs.  AnyThread is a register bit the guest reads back;
+ * it counts this thread only (as under KVM, whose events never carry it).
+ */
+#define VPMU_HOST_EVENT_DROP (VPMU_EVTSEL_EN | VPMU_EVTSEL_INT | \
+                              VPMU_EVTSEL_ANY)
+
 static void slot_host_event(const VPMUState *s, unsigned slot,
                             VPMUHostEvent *ev)
 {
@@ -168,12 +178,10 @@ static void slot_host_event(const VPMUState *s, unsigned slot,
         ev->index = idx;
         ev->eventsel = fixed_events[idx] |
             (field & VPMU_FIXED_CTRL_OS ? VPMU_EVTSEL_OS : 0) |
-            (field & VPMU_FIXED_CTRL_USR ? VPMU_EVTSEL_USR : 0) |
-            (field & VPMU_FIXED_CTRL_ANY ? VPMU_EVTSEL_ANY : 0);
+            (field & VPMU_FIXED_CTRL_USR ? VPMU_EVTSEL_USR : 0);
     } else {
         ev->index = slot;
-        ev->eventsel = s->counters[slot].eventsel &
-            ~(VPMU_EVTSEL_EN | VPMU_EVTSEL_INT);
+        ev->eventsel = s->counters[slot].eventsel & ~VPMU_HOST_EVENT_DROP;
     }
 }
 

@@ -93,10 +93,15 @@ struct VPMUPerf {
 static VPMUPerfMode vpmu_perf_global_mode;
 static int vpmu_perf_probe_errno = -1;
 
-/* Fields of IA32_PERFEVTSELx that select and qualify the event. */
+/*
+ * Fields of IA32_PERFEVTSELx that select and qualify the event: what KVM
+ * passes to perf too (X86_RAW_EVENT_MASK).  Never AnyThread, which would
+ * count the sibling hyperthread (the host, another tenant) for a
+ * privileged opener; never PC, INT or EN.
+ */
 #define VPMU_RAW_EVENT_MASK (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK | \
-                             VPMU_EVTSEL_EDGE | VPMU_EVTSEL_ANY | \
-                             VPMU_EVTSEL_INV | VPMU_EVTSEL_CMASK)
+                             VPMU_EVTSEL_EDGE | VPMU_EVTSEL_INV | \
+                             VPMU_EVTSEL_CMASK)
 
 /*
  * Software mode's overflow signal comes from perf's task-clock hrtimer.

@@ -116,7 +116,8 @@ typedef struct VPMUHostEvent {
     bool fixed;             /* a fixed-function counter */
     uint8_t index;          /* GP or fixed counter number */
     /*
-     * IA32_PERFEVTSELx layout without EN and INT.  For a fixed counter it
+     * IA32_PERFEVTSELx layout without EN, INT and AnyThread (which never
+     * reaches the host: see slot_host_event()).  For a fixed counter it
      * holds the architectural event the counter counts, with USR and OS
      * taken from its IA32_FIXED_CTR_CTRL field.
      */
