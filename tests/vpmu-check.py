@@ -203,6 +203,134 @@ class PacedGuest:
                time.monotonic() - self.start, '\n'.join(self.log))
 
 
+class RunningGuest:
+    """
+    A test guest that runs on by itself while we act on QEMU from outside
+    (QMP, /proc, rlimits).  Its output is read in the background; wait_for()
+    waits for the guest's own words, never a fixed time.  stop() (also on
+    every exit path through `with`) kills the QEMU we started.
+    """
+
+    def __init__(self, args, guest, extra, qmp_sockets=1):
+        import tempfile
+        import threading
+        tmp = tempfile.mkdtemp(prefix='vpmu-check-')
+        self.socks = [os.path.join(tmp, f'qmp{i}.sock')
+                      for i in range(qmp_sockets)]
+        elf = os.path.join(args.guest_build, 'tests', 'guest',
+                           guest + '.elf')
+        cmd = run_guest_mod.qemu_command(args.qemu, elf, extra + sum(
+            (['-qmp', f'unix:{s},server=on,wait=off'] for s in self.socks),
+            []))
+        self.start = time.monotonic()
+        self.log, self.ok = [' '.join(cmd)], True
+        self.cond = threading.Condition()
+        self.qemu = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, bufsize=0)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.qemu.stdout:
+            with self.cond:
+                self.log.append(raw.decode(errors='replace').rstrip())
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for(self, text, timeout=60):
+        """Wait until a line contains @text; False on timeout or exit."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not any(text in line for line in self.log):
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.qemu.poll() is not None and
+                                 not self.reader.is_alive()):
+                    self.expect(False, f'guest said "{text}" within '
+                                f'{timeout} s')
+                    return False
+                self.cond.wait(min(left, 0.5))
+        return True
+
+    def expect(self, cond, what):
+        with self.cond:
+            self.log.append(f'{"ok" if cond else "FAILED"}: {what}')
+        self.ok = self.ok and cond
+
+    def send(self, data=b'g'):
+        """A byte on the guest's COM1."""
+        self.qemu.stdin.write(data)
+
+    def stop(self):
+        if self.qemu.poll() is None:
+            self.qemu.kill()
+        self.qemu.wait(timeout=30)
+        self.reader.join(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            self.expect(False, f'harness error: {exc[1]!r}')
+        self.stop()
+        return True         # the error is in the log, and fails the test
+
+    def finish(self, name, min_checks=1):
+        ours = [l for l in self.log if l.startswith('ok: ') or
+                l.startswith('FAILED: ')]
+        report(f'{name} ({len(ours)} checks)', self.ok and
+               len(ours) >= min_checks, time.monotonic() - self.start,
+               '\n'.join(self.log))
+
+
+def release_ms_test(args):
+    """
+    vpmu-release-ms counts milliseconds at any size.  At 4295 a 32-bit
+    product of the milliseconds and 10^6 wrapped to 32 us, which showed
+    at the first sweep (4.295 s after the first counter stopped): every
+    other stopped counter was closed too, however recently it stopped.
+    idle.elf stops PMC1, then PMC0, and keeps FIXED_CTR1 counting; just
+    after that sweep, PMC0 must still have its host event.  With 100 ms,
+    a stopped counter's event is closed within 0.6 s.
+    """
+    start = time.monotonic()
+    ok, log = True, []
+    ms = 4295
+    with RunningGuest(args, 'idle', [
+            '-cpu', 'host,pmu=on', '-accel', f'kvm,vpmu-release-ms={ms}',
+            '-append', 'stop1=1 stop-on-byte=1']) as g:
+        if g.wait_for('PMC1 stopped'):
+            t1 = time.monotonic()
+            time.sleep(1.5)
+            g.send()
+            if g.wait_for('PMC0 stopped'):
+                t0 = time.monotonic()
+                check_at = t1 + ms / 1000 + 0.5
+                g.expect(check_at < t0 + ms / 1000 - 0.3,
+                         f'PMC0 stopped {t0 - t1:.2f} s after PMC1, early '
+                         'enough for the check')
+                time.sleep(max(0, check_at - time.monotonic()))
+                n, _ = perf_fds(g.qemu.pid)
+                g.expect(n == 2, f'vpmu-release-ms={ms}: {n} perf fds '
+                         f'{time.monotonic() - t1:.2f} s after PMC1 and '
+                         f'{time.monotonic() - t0:.2f} s after PMC0 stopped:'
+                         ' expected 2 (FIXED_CTR1, PMC0 not due)')
+    ok, log = ok and g.ok, log + g.log
+    with RunningGuest(args, 'idle', [
+            '-cpu', 'host,pmu=on', '-accel', 'kvm,vpmu-release-ms=100',
+            '-append', 'stop=2']) as g:
+        if g.wait_for('PMC0 stopped'):
+            time.sleep(0.6)
+            n, _ = perf_fds(g.qemu.pid)
+            g.expect(n == 1, f'vpmu-release-ms=100: {n} perf fds 0.6 s '
+                     'after PMC0 stopped, expected 1 (FIXED_CTR1)')
+    ok, log = ok and g.ok, log + g.log
+    report('host/release-ms-range (3 checks)', ok, time.monotonic() - start,
+           '\n'.join(log))
+
+
 def host_test(args):
     """
     pmu-host: the host side seen from outside QEMU.  At each SYNC the guest
@@ -628,6 +756,7 @@ SELECTABLE = {
     'pmi': lambda args: guest_test(args, 'pmu-pmi', 'pmu-pmi',
                                    ['-cpu', 'host,pmu=on']),
     'host': host_test,
+    'release-ms': release_ms_test,
     'migration': migration_test,
     'reset': reset_test,
     'smp': smp_test,
@@ -713,6 +842,7 @@ def main():
                    'on a host whose KVM has a PMU')
         conformance_tests(args)
         host_test(args)
+        release_ms_test(args)
         migration_test(args)
         reset_test(args)
         smp_test(args)

@@ -78,6 +78,11 @@ static void serial_putc(char c)
     outb(COM1, c);
 }
 
+bool serial_ready(void)
+{
+    return inb(COM1 + 5) & 1;           /* LSR: data ready */
+}
+
 uint8_t serial_getc(void)
 {
     while (!(inb(COM1 + 5) & 1)) {      /* LSR: data ready */

@@ -22,6 +22,8 @@ void guest_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void guest_exit(int code) __attribute__((noreturn));
 /* Wait for one byte on COM1: lets a host script pace the guest. */
 uint8_t serial_getc(void);
+/* Whether a byte waits on COM1 (serial_getc() would not block). */
+bool serial_ready(void);
 
 /* TAP-style checks; guest_done() exits 0 when all passed. */
 void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

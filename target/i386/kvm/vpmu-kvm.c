@@ -288,7 +288,8 @@ static void kvm_vpmu_release_work(CPUState *cs, run_on_cpu_data data)
 {
     X86CPU *cpu = X86_CPU(cs);
     KVMVPMU *v;
-    int64_t idle_ns = kvm_vpmu_release_ms * SCALE_MS;
+    /* In 64 bits: a uint32_t times SCALE_MS wraps from 4295 ms on. */
+    int64_t idle_ns = (int64_t)kvm_vpmu_release_ms * SCALE_MS;
 
     if (!cpu->vpmu) {
         return;
