@@ -331,6 +331,104 @@ def release_ms_test(args):
            '\n'.join(log))
 
 
+def free_fds(pid, n):
+    """The @n lowest descriptor numbers QEMU does not use."""
+    used = {int(fd) for fd in os.listdir(f'/proc/{pid}/fd')}
+    free, fd = [], 0
+    while len(free) < n:
+        if fd not in used:
+            free.append(fd)
+        fd += 1
+    return free
+
+
+def fd_reserve_test(args):
+    """
+    Out of file descriptors, the vPMU must leave the last ones to the rest
+    of QEMU.  The guest counts on every counter; we reclaim, lower QEMU's
+    RLIMIT_NOFILE so that the counters' events would take every descriptor
+    left, and restore.  A new QMP client must still connect (without the
+    reserve, it could not), query-vpmu must say why the counters do not
+    count (error, EMFILE), QEMU's messages must name the vCPU without
+    repeating, and vpmu-reclaim must still free every perf fd.  With the
+    limit raised, the counters count again without the guest's help.
+    """
+    import resource
+    extra = ['-smp', '2', '-cpu', 'host,pmu=on', '-append', 'all=1']
+
+    def steps(g):
+        pid = g.qemu.pid
+        limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        qmp = QMP(g.socks[0])
+        try:
+            if not g.wait_for('counting: every counter'):
+                return
+            counting, _ = perf_fds(pid)
+            g.expect(counting >= 6, f'{counting} perf fds while counting')
+            qmp.cmd('vpmu-reclaim')
+            g.expect(perf_fds(pid)[0] == 0, 'reclaimed: no perf fd')
+            # Just enough descriptors for the counters' events: none left.
+            limit = free_fds(pid, counting)[-1] + 1
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limits[1]))
+            qmp.cmd('vpmu-restore')
+            time.sleep(0.3)                 # a few retries, too
+            n, _ = perf_fds(pid)
+            g.expect(n < counting, f'restored under RLIMIT_NOFILE={limit}: '
+                     f'{n} of {counting} perf fds open')
+            try:
+                other = QMP(g.socks[1], timeout=5, io_timeout=10)
+            except OSError as e:
+                g.expect(False, f'a new QMP client connects ({e!r})')
+                return
+            g.expect(True, 'a new QMP client connects')
+            info = other.cmd('query-vpmu')
+            errors = [c for i in info for c in i['counters']
+                      if c['enabled'] and c['host-state'] == 'error']
+            g.expect(len(errors) == counting - n and all(
+                'EMFILE' in c.get('host-error', '') for c in errors),
+                f'{len(errors)} counters in state error, each with its '
+                f'cause: {[c.get("host-error") for c in errors[:1]]}')
+            said = [l for l in g.log if 'cannot count event' in l]
+            g.expect(0 < len(said) <= counting - n and
+                     all('vCPU 0:' in l and 'RLIMIT' not in l and
+                         'below QEMU\'s limit' in l for l in said),
+                     f'{len(said)} messages naming the vCPU and the fd '
+                     'reserve, none repeated')
+            # Room for 3 events beyond the reserve: retried, they open.
+            half = free_fds(pid, 3)[-1] + 1 + 32
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (half, limits[1]))
+            deadline = time.monotonic() + 5
+            while perf_fds(pid)[0] < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)
+            g.expect(perf_fds(pid)[0] == 3, f'RLIMIT_NOFILE={half}: the '
+                     f'retries opened {perf_fds(pid)[0]} perf fds, 3 fit')
+            other.cmd('vpmu-reclaim')
+            g.expect(perf_fds(pid)[0] == 0, 'vpmu-reclaim over the new '
+                     'client frees every perf fd')
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+            other.cmd('vpmu-restore')
+            deadline = time.monotonic() + 5
+            while (perf_fds(pid)[0] < counting and
+                   time.monotonic() < deadline):
+                time.sleep(0.05)
+            n, _ = perf_fds(pid)
+            info = other.cmd('query-vpmu')
+            states = {c['host-state'] for i in info for c in i['counters']
+                      if c['enabled'] and c['kind'] != 'fixed' or
+                      c['enabled'] and c['index'] > 0}
+            g.expect(n == counting and states == {'active'},
+                     f'limit restored: {n} perf fds, counters {states}')
+            other.close()
+        finally:
+            qmp.close()
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+
+    with RunningGuest(args, 'idle', extra, qmp_sockets=2) as g:
+        steps(g)
+    g.finish('host/fd-reserve', min_checks=9)
+
+
 def host_test(args):
     """
     pmu-host: the host side seen from outside QEMU.  At each SYNC the guest
@@ -757,6 +855,7 @@ SELECTABLE = {
                                    ['-cpu', 'host,pmu=on']),
     'host': host_test,
     'release-ms': release_ms_test,
+    'fd-reserve': fd_reserve_test,
     'migration': migration_test,
     'reset': reset_test,
     'smp': smp_test,
@@ -766,6 +865,9 @@ SELECTABLE = {
 
 
 def main():
+    import signal
+    # A timeout's SIGTERM unwinds like an error: every test stops its QEMU.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument('--qemu', required=True)
     ap.add_argument('--qemu-build', required=True)
@@ -843,6 +945,7 @@ def main():
         conformance_tests(args)
         host_test(args)
         release_ms_test(args)
+        fd_reserve_test(args)
         migration_test(args)
         reset_test(args)
         smp_test(args)

@@ -12,7 +12,11 @@ import time
 class QMP:
     """Synchronous QMP over a unix socket; events are kept in .events."""
 
-    def __init__(self, path, timeout=30):
+    def __init__(self, path, timeout=30, io_timeout=None):
+        """
+        Connect within @timeout seconds; with @io_timeout, a greeting or
+        reply that takes longer raises socket.timeout (an OSError).
+        """
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -24,6 +28,7 @@ class QMP:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+        self.sock.settimeout(io_timeout)
         self.file = self.sock.makefile('rw')
         self.events = []
         json.loads(self.file.readline())        # greeting

@@ -32,6 +32,7 @@ static struct {
     FakeFd fd[MAX_FDS];
     int nfds;
     int open_errno;             /* next opens fail with this */
+    long fd_limit;              /* RLIMIT_NOFILE (0: none) */
     unsigned opens, closes, enables, disables, periods, task_calls;
     unsigned maps, unmaps, rdpmcs;
     bool descheduled;           /* mmap pages say: not on a counter now */
@@ -122,6 +123,11 @@ static int fake_close(int fd)
     return 0;
 }
 
+static long fake_fd_limit(void)
+{
+    return fk.fd_limit ? fk.fd_limit : LONG_MAX;
+}
+
 static int fake_route_signal(int fd, int tid, int signo)
 {
     fake_fd(fd)->signal_routed = true;
@@ -182,6 +188,7 @@ static const VPMUPerfSys fake_user_sys = {
     .ioctl = fake_ioctl,
     .read = fake_read,
     .close = fake_close,
+    .fd_limit = fake_fd_limit,
     .route_signal = fake_route_signal,
     .task_enable = fake_task_enable,
     .now_ns = fake_now,
@@ -195,6 +202,7 @@ static const VPMUPerfSys fake_sys = {
     .ioctl = fake_ioctl,
     .read = fake_read,
     .close = fake_close,
+    .fd_limit = fake_fd_limit,
     .route_signal = fake_route_signal,
     .task_enable = fake_task_enable,
     .now_ns = fake_now,
@@ -231,7 +239,7 @@ static void setup_cfg(Fixture *t, const VPMUPerfSys *sys,
     memset(&fk, 0, sizeof(fk));
     t->p = vpmu_perf_new_with(sys, opts->mode, opts);
     /* As in QEMU, the backend runs on the thread it counts. */
-    vpmu_perf_attach(t->p, qemu_get_thread_id(), TSC_KHZ, SIGRTMIN + 6);
+    vpmu_perf_attach(t->p, 0, qemu_get_thread_id(), TSC_KHZ, SIGRTMIN + 6);
     vpmu_state_init(&t->s, cfg, &vpmu_perf_ops, t->p);
 }
 
@@ -583,33 +591,185 @@ static void test_lazy_release(void)
 
 /*
  * perf_event_open failing, for each cause the docs name: the counter
- * freezes at its value, nothing leaks, the next touch retries.
+ * freezes at its value, nothing leaks, and it is tried again.  A failure
+ * that may pass (EMFILE, EBUSY, EACCES, EPERM) is retried after a backoff
+ * without the guest: the counter counts on once the host allows it.
+ * Another (the host rejects the event) is tried again when the guest
+ * touches the counter after the backoff.  Within the backoff, touching it
+ * costs no syscall.
  */
 static void test_open_failure(void)
 {
-    static const int errnos[] = { EMFILE, EACCES, EPERM, EBUSY, ENOENT,
-                                  EOPNOTSUPP, EINVAL };
-    unsigned i;
+    static const struct {
+        int err;
+        bool transient;
+    } cases[] = {
+        { EMFILE, true }, { EACCES, true }, { EPERM, true }, { EBUSY, true },
+        { ENOENT, false }, { EOPNOTSUPP, false }, { EINVAL, false },
+    };
+    unsigned i, opens;
 
-    for (i = 0; i < ARRAY_SIZE(errnos); i++) {
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        VPMUPerfSlotInfo info;
         Fixture t;
 
         setup(&t, VPMU_PERF_HARDWARE, 48, false);
+        fk.now = 1000;
         wr(&t, VPMU_MSR_PMC0, 42);
-        fk.open_errno = errnos[i];
+        fk.open_errno = cases[i].err;
         wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
         g_assert_cmpuint(vpmu_perf_stats(t.p)->open_failures, ==, 1);
         g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 0);
+        vpmu_perf_slot_info(t.p, 0, &info);
+        g_assert_cmpint(info.state, ==, VPMU_SLOT_ERROR);
+        g_assert_cmpint(info.open_errno, ==, cases[i].err);
+        g_assert_false(info.fd_reserve);
         fake_tick(9);
         g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 42);
-        /* The next write that touches the counter tries again. */
+        g_assert_cmpuint(vpmu_perf_retry_waiting(t.p), ==,
+                         cases[i].transient);
+
+        /* A guest looping on the counter: no open, no message. */
         fk.open_errno = 0;
+        opens = fk.opens;
         wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES & ~VPMU_EVTSEL_EN);
         wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+        wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+        wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+        g_assert_cmpuint(vpmu_perf_retry(t.p), ==, cases[i].transient);
+        g_assert_cmpuint(fk.opens, ==, opens);
+        g_assert_cmpuint(vpmu_perf_stats(t.p)->deferred_opens, >=, 1);
+
+        fk.now += 10 * 1000 * 1000;         /* the first backoff is over */
+        if (cases[i].transient) {
+            g_assert_cmpint(vpmu_perf_retry_at(t.p), <=, fk.now);
+            g_assert_cmpuint(vpmu_perf_retry(t.p), ==, 0);
+            g_assert_false(vpmu_perf_retry_waiting(t.p));
+        } else {
+            /* Only a guest touch tries a rejected event again. */
+            g_assert_cmpint(vpmu_perf_retry_at(t.p), ==, INT64_MAX);
+            wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES & ~VPMU_EVTSEL_EN);
+            wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+        }
+        g_assert_cmpuint(fk.opens, ==, opens + 1);
+        g_assert_true(last_fd()->enabled);
+        vpmu_perf_slot_info(t.p, 0, &info);
+        g_assert_cmpint(info.state, ==, VPMU_SLOT_ACTIVE);
         fake_tick(9);
         g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 51);
+        g_assert_cmpuint(vpmu_perf_stats(t.p)->failure_reports, ==, 1);
         teardown(&t);
     }
+}
+
+/*
+ * A transient failure keeps failing: the backoff doubles up to a second,
+ * and the same failure is reported once per 10 seconds only.
+ */
+static void test_open_failure_backoff(void)
+{
+    const int64_t ms = 1000 * 1000;
+    int64_t gaps[12];
+    unsigned n = 0, opens;
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    fk.now = 1000;
+    fk.open_errno = EBUSY;
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    while (n < ARRAY_SIZE(gaps)) {
+        int64_t at = vpmu_perf_retry_at(t.p);
+
+        gaps[n++] = at - fk.now;
+        fk.now = at;
+        opens = vpmu_perf_stats(t.p)->opens;        /* calls, failed too */
+        g_assert_cmpuint(vpmu_perf_retry(t.p), ==, 1);
+        g_assert_cmpuint(vpmu_perf_stats(t.p)->opens, ==, opens + 1);
+    }
+    g_assert_cmpint(gaps[0], ==, 10 * ms);
+    g_assert_cmpint(gaps[1], ==, 20 * ms);
+    g_assert_cmpint(gaps[6], ==, 640 * ms);
+    g_assert_cmpint(gaps[7], ==, 1000 * ms);
+    g_assert_cmpint(gaps[11], ==, 1000 * ms);
+    /* About 5.3 s of failures: one message. */
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->failure_reports, ==, 1);
+    fk.now += 10 * 1000 * ms;
+    g_assert_cmpuint(vpmu_perf_retry(t.p), ==, 1);
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->failure_reports, ==, 2);
+    teardown(&t);
+}
+
+/*
+ * The vPMU never takes one of the last 32 file descriptors below
+ * RLIMIT_NOFILE: an event numbered within them is closed again and the
+ * counter fails as for EMFILE (and is tried again later).
+ */
+static void test_fd_reserve(void)
+{
+    VPMUPerfSlotInfo info;
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    /* Fake fds are numbered from 100: 100 and 101 are below the reserve. */
+    fk.fd_limit = FAKE_FD0 + 2 + 32;
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 1, CYCLES);
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 2, CYCLES);
+    g_assert_cmpuint(fk.opens, ==, 3);
+    g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 2);
+    g_assert_false(fk.fd[2].open);          /* opened, and closed again */
+    vpmu_perf_slot_info(t.p, 2, &info);
+    g_assert_cmpint(info.state, ==, VPMU_SLOT_ERROR);
+    g_assert_cmpint(info.open_errno, ==, EMFILE);
+    g_assert_true(info.fd_reserve);
+    vpmu_perf_slot_info(t.p, 1, &info);
+    g_assert_cmpint(info.state, ==, VPMU_SLOT_ACTIVE);
+    /* The limit raised: the retry opens it. */
+    fk.fd_limit = 0;
+    fk.now += 10 * 1000 * 1000;
+    g_assert_cmpuint(vpmu_perf_retry(t.p), ==, 0);
+    g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 3);
+    vpmu_perf_slot_info(t.p, 2, &info);
+    g_assert_cmpint(info.state, ==, VPMU_SLOT_ACTIVE);
+    teardown(&t);
+}
+
+/*
+ * A counter released while stopped (lazy release) whose new event cannot
+ * be opened: its count stays what it was however often the guest starts
+ * and stops it meanwhile, and carries on once the open succeeds.
+ */
+static void test_reopen_failure_keeps_count(void)
+{
+    const int64_t idle = 100 * 1000 * 1000;
+    unsigned i;
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(500);
+    fk.now = 1000;
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    vpmu_perf_release_idle(t.p, fk.now + idle, idle);
+    g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 0);
+    fk.open_errno = EMFILE;
+    for (i = 0; i < 3; i++) {
+        fk.now += 2000 * 1000 * 1000LL;     /* past any backoff */
+        wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+        g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 500);
+        wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    }
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->open_failures, ==, 3);
+    fk.open_errno = 0;
+    fk.now += 2000 * 1000 * 1000LL;
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 500);
+    fake_tick(7);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 507);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 507);
+    teardown(&t);
 }
 
 /* Contention: pinned error state, time lost, optional scaling. */
@@ -794,6 +954,11 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu/perf/event-reuse", test_event_reuse);
     g_test_add_func("/vpmu/perf/lazy-release", test_lazy_release);
     g_test_add_func("/vpmu/perf/open-failure", test_open_failure);
+    g_test_add_func("/vpmu/perf/open-failure-backoff",
+                    test_open_failure_backoff);
+    g_test_add_func("/vpmu/perf/fd-reserve", test_fd_reserve);
+    g_test_add_func("/vpmu/perf/reopen-failure-keeps-count",
+                    test_reopen_failure_keeps_count);
     g_test_add_func("/vpmu/perf/contention", test_contention);
     g_test_add_func("/vpmu/perf/user-rdpmc", test_user_rdpmc);
     g_test_add_func("/vpmu/perf/user-rdpmc-overflow",

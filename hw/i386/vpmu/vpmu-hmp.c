@@ -50,6 +50,9 @@ void hmp_info_vpmu(Monitor *mon, const QDict *qdict)
                            ci->event ? ci->event : "-",
                            VpmuHostState_str(ci->host_state), ci->count,
                            ci->time_lost_ns / 1000000);
+            if (ci->host_error) {
+                monitor_printf(mon, "          %s\n", ci->host_error);
+            }
         }
         monitor_printf(mon, "  MSR exits %" PRIu64 ", fast-path toggles %"
                        PRIu64 ", event changes %" PRIu64 ", overflows %"

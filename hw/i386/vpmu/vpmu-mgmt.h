@@ -15,6 +15,8 @@ X86CPU *vpmu_mgmt_cpu(CPUState *cs);
 /* What the host does for @slot, as query-vpmu says it (vCPU thread). */
 VpmuHostState vpmu_mgmt_host_state(X86CPU *cpu, unsigned slot,
                                    const VPMUPerfSlotInfo *info);
+/* Why the host cannot count a counter in state error (g_free it). */
+char *vpmu_mgmt_host_error(const VPMUPerfSlotInfo *info);
 /* A backend slot as QMP names it: gp 0..7, fixed 0..3. */
 void vpmu_mgmt_slot_id(unsigned slot, VpmuCounterKind *kind, int64_t *index);
 

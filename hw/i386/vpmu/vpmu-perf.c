@@ -35,18 +35,38 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 
 typedef struct VPMUPerfSlot {
     int fd;                     /* -1: no open event */
     bool have_event;            /* program() succeeded: @ev is counted */
+    bool wanted;                /* programmed with @ev, not released */
     bool unsupported;           /* program() refused @ev */
     bool enabled;               /* the model wants it counting */
     bool in_error;              /* pinned event lost its counter */
     bool opened_here;           /* opened by the thread it counts */
     bool preempted;             /* ran less than enabled since last read */
     bool test_preempted;        /* test seam: act as if preempted */
+    /*
+     * The last perf_event_open of @failed_ev failed with @open_errno (0:
+     * none failed); @reserve: it was refused for the fd reserve.  Opening
+     * the same event again waits until @retry_at (a backoff that doubles
+     * up to VPMU_RETRY_MAX_NS), so a guest that loops on its MSRs costs
+     * neither a syscall nor a log line per write.
+     */
+    int open_errno;
+    bool reserve;
+    VPMUHostEvent failed_ev;
+    int64_t retry_at, retry_ns;
+    /* The host cannot count @unsupported_ev: said once (-d unimp). */
+    bool unsupported_logged;
+    VPMUHostEvent unsupported_ev;
+    /* Rate-limited reports: what was last said, when, and since then. */
+    int reported_errno;
+    int64_t reported_at;
+    unsigned unreported;
     VPMUHostEvent ev;
     uint64_t period;            /* guest events to the next overflow */
     uint64_t carried;           /* count of events closed earlier */
@@ -83,6 +103,8 @@ struct VPMUPerf {
     const VPMUPerfSys *sys;
     VPMUPerfMode mode;          /* HARDWARE or SOFTWARE */
     VPMUPerfOptions opts;
+    int cpu_index;              /* for messages */
+    bool retry_waiting;         /* a slot may wait for vpmu_perf_retry() */
     int tid;                    /* vCPU thread; 0 until attached */
     uint64_t tsc_khz;
     int signo;
@@ -112,6 +134,15 @@ static int vpmu_perf_probe_errno = -1;
  */
 #define VPMU_SW_MIN_PERIOD_NS 1000000
 
+/*
+ * A failed open of an event is retried no sooner than this after the
+ * first failure, doubling up to the maximum while it keeps failing.
+ */
+#define VPMU_RETRY_MIN_NS (10 * 1000 * 1000)
+#define VPMU_RETRY_MAX_NS (1000 * 1000 * 1000)
+/* The same failure of a counter is reported at most this often. */
+#define VPMU_REPORT_INTERVAL_NS (10 * 1000 * 1000 * 1000LL)
+
 static int vpmu_sys_open(struct perf_event_attr *attr, int tid)
 {
     return syscall(__NR_perf_event_open, attr, tid, -1, -1,
@@ -131,6 +162,17 @@ static ssize_t vpmu_sys_read(int fd, void *buf, size_t len)
 static int vpmu_sys_close(int fd)
 {
     return close(fd);
+}
+
+static long vpmu_sys_fd_limit(void)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY ||
+        lim.rlim_cur > LONG_MAX) {
+        return LONG_MAX;
+    }
+    return lim.rlim_cur;
 }
 
 /* Route the event's overflow to the vCPU thread as a signal. */
@@ -184,6 +226,7 @@ const VPMUPerfSys vpmu_perf_linux = {
     .ioctl = vpmu_sys_ioctl,
     .read = vpmu_sys_read,
     .close = vpmu_sys_close,
+    .fd_limit = vpmu_sys_fd_limit,
     .route_signal = vpmu_sys_route_signal,
     .task_enable = vpmu_sys_task_enable,
     .now_ns = vpmu_sys_now_ns,
@@ -201,7 +244,8 @@ static const char *vpmu_perf_hint(int err)
                "or set the sysctl kernel.perf_event_paranoid to 1 or less";
     case EMFILE:
     case ENFILE:
-        return "too many open files: raise QEMU's limit (ulimit -n)";
+        return "too many open files: raise QEMU's limit (ulimit -n, "
+               "LimitNOFILE=, libvirt's max_files)";
     case EBUSY:
         return "the host PMU is taken by another user (e.g. a pinned perf "
                "session or the NMI watchdog)";
@@ -216,6 +260,28 @@ static const char *vpmu_perf_hint(int err)
     default:
         return "see perf_event_open(2)";
     }
+}
+
+const char *vpmu_perf_errno_name(int err)
+{
+    static const struct {
+        int err;
+        const char *name;
+    } names[] = {
+        { EMFILE, "EMFILE" }, { ENFILE, "ENFILE" }, { ENOMEM, "ENOMEM" },
+        { EBUSY, "EBUSY" }, { EAGAIN, "EAGAIN" }, { EINTR, "EINTR" },
+        { EACCES, "EACCES" }, { EPERM, "EPERM" }, { ENOENT, "ENOENT" },
+        { ENODEV, "ENODEV" }, { EOPNOTSUPP, "EOPNOTSUPP" },
+        { EINVAL, "EINVAL" }, { E2BIG, "E2BIG" }, { ESRCH, "ESRCH" },
+    };
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(names); i++) {
+        if (names[i].err == err) {
+            return names[i].name;
+        }
+    }
+    return "errno";
 }
 
 /* The calling thread's id, cached: prctl's reach depends on it. */
@@ -320,8 +386,10 @@ VPMUPerf *vpmu_perf_new_with(const VPMUPerfSys *sys, VPMUPerfMode mode,
     return p;
 }
 
-void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz, int signo)
+void vpmu_perf_attach(VPMUPerf *p, int cpu_index, int tid, uint64_t tsc_khz,
+                      int signo)
 {
+    p->cpu_index = cpu_index;
     p->tid = tid;
     p->tsc_khz = tsc_khz;
     p->signo = signo;
@@ -488,21 +556,147 @@ static bool vpmu_perf_user_mode(const VPMUPerf *p)
            !p->opts.scale && p->sys->map && p->sys->rdpmc;
 }
 
+/*
+ * The vPMU never takes one of the last VPMU_FD_RESERVE file descriptors
+ * below QEMU's RLIMIT_NOFILE: they stay for the rest of QEMU, so that an
+ * operator can still connect over QMP (and reclaim), migrate or hotplug
+ * when guests have used up the limit.  Descriptors are allocated lowest
+ * first, so a new event's number says how close to the limit QEMU is: an
+ * event numbered within the reserve is closed again, and the counter
+ * fails as for EMFILE.  32 covers a few monitor clients, a migration
+ * channel and a hotplugged vCPU's descriptors.
+ */
+#define VPMU_FD_RESERVE 32
+
+/*
+ * Failures that may go away by themselves (descriptors freed, host perf
+ * done with the counter, the sysctl changed): the backend keeps the
+ * counter's event and re-opens it later.  Others (EINVAL, ENOENT,
+ * EOPNOTSUPP...) fail the event until the guest changes it.
+ */
+static bool vpmu_perf_transient(int err)
+{
+    switch (err) {
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case EBUSY:
+    case EAGAIN:
+    case EINTR:
+    case EACCES:
+    case EPERM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * Say once why a counter cannot count, naming the vCPU; the same failure
+ * again is only counted (and traced) until VPMU_REPORT_INTERVAL_NS have
+ * passed, then said again with how often it happened meanwhile.
+ */
+static void vpmu_perf_report_failure(VPMUPerf *p, unsigned slot, int err,
+                                     long limit)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+    int64_t now = p->sys->now_ns();
+    g_autofree char *cause = NULL;
+    g_autofree char *again = NULL;
+
+    if (s->reported_errno == err &&
+        now - s->reported_at < VPMU_REPORT_INTERVAL_NS) {
+        s->unreported++;
+        return;
+    }
+    if (s->reserve) {
+        cause = g_strdup_printf("its descriptor would be one of the last %d "
+                                "below QEMU's limit of %ld open files, "
+                                "which the vPMU leaves to QMP, migration "
+                                "and hotplug", VPMU_FD_RESERVE, limit);
+    } else {
+        cause = g_strdup(strerror(err));
+    }
+    if (s->unreported) {
+        again = g_strdup_printf(" (it failed %u more times since the last "
+                                "message)", s->unreported);
+    }
+    error_report("vPMU: vCPU %d: cannot count event 0x%" PRIx64 " for %s "
+                 "counter %u (perf_event_open: %s): %s; the counter stays "
+                 "frozen%s%s", p->cpu_index, s->ev.eventsel,
+                 s->ev.fixed ? "fixed" : "general-purpose", s->ev.index,
+                 cause, vpmu_perf_hint(err),
+                 vpmu_perf_transient(err) ? " and is tried again" : "",
+                 again ? again : "");
+    s->reported_errno = err;
+    s->reported_at = now;
+    s->unreported = 0;
+    p->stats.failure_reports++;
+}
+
+/* The open of @s->ev failed with @err (or hit the fd reserve). */
+static void vpmu_perf_open_failed(VPMUPerf *p, unsigned slot, int err,
+                                  bool reserve, long limit)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+    bool again = s->open_errno && !memcmp(&s->failed_ev, &s->ev,
+                                          sizeof(s->ev));
+
+    p->stats.open_failures++;
+    s->retry_ns = again ? MIN(s->retry_ns * 2, VPMU_RETRY_MAX_NS)
+                        : VPMU_RETRY_MIN_NS;
+    s->retry_at = p->sys->now_ns() + s->retry_ns;
+    s->open_errno = err;
+    s->reserve = reserve;
+    s->failed_ev = s->ev;
+    vpmu_perf_report_failure(p, slot, err, limit);
+}
+
+/*
+ * Whether to call perf_event_open for @s->ev now: not while an earlier
+ * failure of the same event is backing off.
+ */
+static bool vpmu_perf_may_open(VPMUPerf *p, unsigned slot)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+
+    if (!s->open_errno || memcmp(&s->failed_ev, &s->ev, sizeof(s->ev)) ||
+        p->sys->now_ns() >= s->retry_at) {
+        return true;
+    }
+    p->stats.deferred_opens++;
+    trace_vpmu_perf_open_deferred(slot, s->open_errno,
+                                  s->retry_at - p->sys->now_ns());
+    return false;
+}
+
 static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
 {
     VPMUPerfSlot *s = &p->slot[slot];
     struct perf_event_attr attr;
+    long limit;
     int fd;
 
     if (!vpmu_perf_attr(p, &s->ev, s->period, &attr)) {
         trace_vpmu_perf_unsupported(slot, s->ev.eventsel);
-        qemu_log_mask(LOG_UNIMP, "vpmu: %s counter %u: event 0x%" PRIx64
-                      " cannot be counted on this host (%s); it stays "
-                      "frozen\n", s->ev.fixed ? "fixed" : "general-purpose",
-                      s->ev.index, s->ev.eventsel,
-                      vpmu_perf_software(p) ? "software mode counts cycles "
-                      "only" : "not in the host PMU's event tables");
+        /* Once per event: a guest looping on its MSRs floods nothing. */
+        if (!s->unsupported_logged ||
+            memcmp(&s->unsupported_ev, &s->ev, sizeof(s->ev))) {
+            qemu_log_mask(LOG_UNIMP, "vpmu: vCPU %d: %s counter %u: event "
+                          "0x%" PRIx64 " cannot be counted on this host (%s);"
+                          " it stays frozen\n", p->cpu_index,
+                          s->ev.fixed ? "fixed" : "general-purpose",
+                          s->ev.index, s->ev.eventsel,
+                          vpmu_perf_software(p) ? "software mode counts "
+                          "cycles only" : "not in the host PMU's event "
+                          "tables");
+            s->unsupported_logged = true;
+            s->unsupported_ev = s->ev;
+        }
         s->unsupported = true;
+        return false;
+    }
+    if (!vpmu_perf_may_open(p, slot)) {
         return false;
     }
     p->stats.opens++;
@@ -510,16 +704,21 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
     if (fd < 0) {
         int err = errno;
 
-        p->stats.open_failures++;
         trace_vpmu_perf_open_failed(p->tid, slot, attr.type, attr.config,
                                     err);
-        error_report("vPMU: cannot count event 0x%" PRIx64 " for %s counter "
-                     "%u (perf_event_open: %s): %s; the counter stays "
-                     "frozen", s->ev.eventsel,
-                     s->ev.fixed ? "fixed" : "general-purpose", s->ev.index,
-                     strerror(err), vpmu_perf_hint(err));
+        vpmu_perf_open_failed(p, slot, err, false, 0);
         return false;
     }
+    limit = p->sys->fd_limit ? p->sys->fd_limit() : LONG_MAX;
+    if (fd >= limit - VPMU_FD_RESERVE) {
+        trace_vpmu_perf_fd_reserve(slot, fd, limit);
+        p->sys->close(fd);
+        p->stats.closes++;
+        vpmu_perf_open_failed(p, slot, EMFILE, true, limit);
+        return false;
+    }
+    s->open_errno = 0;
+    s->reserve = false;
     trace_vpmu_perf_open(p->tid, slot, attr.type, attr.config, fd,
                          vpmu_perf_event_name(p, &s->ev));
     vpmu_perf_arm_signal(p, fd);
@@ -700,6 +899,7 @@ static void vpmu_perf_release(void *opaque, unsigned slot)
 
     vpmu_perf_close(p, slot);
     s->have_event = s->unsupported = s->enabled = s->gated = false;
+    s->wanted = false;
     s->carried = s->last = s->base = 0;
 }
 
@@ -745,7 +945,21 @@ static bool vpmu_perf_program(void *opaque, unsigned slot,
     vpmu_perf_release(p, slot);
     s->ev = *ev;
     s->period = period;
-    s->have_event = vpmu_perf_open(p, slot);
+    s->wanted = true;
+    /* As if armed at count 0, so that a deferred open arms for the wrap. */
+    s->arm_visible = 0;
+    s->arm_period = period;
+    if (vpmu_perf_open(p, slot)) {
+        s->have_event = true;
+    } else if (!s->unsupported && vpmu_perf_transient(s->open_errno)) {
+        p->retry_waiting = true;
+        /*
+         * No host event yet, but one may come: the slot is then like a
+         * released one, which set_enabled() and vpmu_perf_retry() re-open
+         * (after a backoff).  The counter is frozen meanwhile.
+         */
+        s->have_event = true;
+    }
     return s->have_event;
 }
 
@@ -766,6 +980,26 @@ static uint64_t vpmu_perf_distance(VPMUPerfSlot *s)
     uint64_t wrap = s->arm_visible + s->arm_period;
 
     return wrap > s->last ? wrap - s->last : 0;
+}
+
+/*
+ * A new event for a slot whose event was closed (lazy release) or could
+ * not be opened yet: it continues the count.  The count so far joins
+ * @carried only once the new event is open, so that failing and trying
+ * again never adds it twice.
+ */
+static bool vpmu_perf_reopen(VPMUPerf *p, unsigned slot)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+    uint64_t last = s->last;
+
+    /* Armed for the wrap still ahead, not for a stale distance. */
+    s->period = MAX(vpmu_perf_distance(s), 1);
+    if (!vpmu_perf_open(p, slot)) {
+        return false;
+    }
+    s->carried += last;         /* the new event counts from 0 */
+    return true;
 }
 
 /*
@@ -827,10 +1061,8 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
         if (!enabled) {
             return;
         }
-        /* Armed for the wrap still ahead, not for a stale distance. */
-        s->period = MAX(vpmu_perf_distance(s), 1);
-        s->carried += s->last;
-        if (!vpmu_perf_open(p, slot)) {
+        if (!vpmu_perf_reopen(p, slot)) {
+            p->retry_waiting = true;
             return;
         }
     }
@@ -958,6 +1190,51 @@ unsigned vpmu_perf_release_idle(VPMUPerf *p, int64_t now_ns, int64_t idle_ns)
     return waiting;
 }
 
+unsigned vpmu_perf_retry(VPMUPerf *p)
+{
+    unsigned i, waiting = 0;
+
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        VPMUPerfSlot *s = &p->slot[i];
+
+        if (!s->have_event || !s->enabled || s->fd >= 0) {
+            continue;
+        }
+        if (!vpmu_perf_reopen(p, i)) {
+            waiting++;
+            continue;
+        }
+        trace_vpmu_perf_enable(i, s->fd, true);
+        p->stats.ioctls++;
+        p->sys->ioctl(s->fd, PERF_EVENT_IOC_ENABLE, NULL);
+    }
+    p->retry_waiting = waiting;
+    return waiting;
+}
+
+bool vpmu_perf_retry_waiting(const VPMUPerf *p)
+{
+    return p->retry_waiting;
+}
+
+int64_t vpmu_perf_retry_at(const VPMUPerf *p)
+{
+    int64_t at = INT64_MAX;
+    unsigned i;
+
+    if (!p->retry_waiting) {
+        return at;
+    }
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        const VPMUPerfSlot *s = &p->slot[i];
+
+        if (s->have_event && s->enabled && s->fd < 0) {
+            at = MIN(at, s->open_errno ? s->retry_at : 0);
+        }
+    }
+    return at;
+}
+
 void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info)
 {
     VPMUPerfSlot *s = &p->slot[slot];
@@ -968,6 +1245,13 @@ void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info)
     memset(info, 0, sizeof(*info));
     if (s->unsupported) {
         info->state = VPMU_SLOT_UNSUPPORTED;
+    } else if (s->wanted && s->fd < 0 && s->open_errno &&
+               !memcmp(&s->failed_ev, &s->ev, sizeof(s->ev)) &&
+               (!s->have_event || s->enabled)) {
+        /* The guest wants it counting, and its event failed to open. */
+        info->state = VPMU_SLOT_ERROR;
+        info->open_errno = s->open_errno;
+        info->fd_reserve = s->reserve;
     } else if (!s->have_event) {
         info->state = VPMU_SLOT_UNUSED;
     } else if (s->fd < 0) {

@@ -29,7 +29,9 @@ X86CPU *vpmu_mgmt_cpu(CPUState *cs)
 VpmuHostState vpmu_mgmt_host_state(X86CPU *cpu, unsigned slot,
                                    const VPMUPerfSlotInfo *info)
 {
-    if (vpmu_slot_counting(cpu->vpmu, slot)) {
+    bool counting = vpmu_slot_counting(cpu->vpmu, slot);
+
+    if (counting) {
         switch (vpmu_slot_blocked(cpu->vpmu, slot)) {
         case VPMU_HOST_RECLAIMED:
             return VPMU_HOST_STATE_RECLAIMED;
@@ -38,6 +40,9 @@ VpmuHostState vpmu_mgmt_host_state(X86CPU *cpu, unsigned slot,
         case VPMU_HOST_ALLOWED:
             break;
         }
+    } else if (info->state == VPMU_SLOT_ERROR && info->open_errno) {
+        /* The guest stopped a counter that never got its host event. */
+        return VPMU_HOST_STATE_UNUSED;
     }
     switch (info->state) {
     case VPMU_SLOT_ACTIVE:
@@ -55,6 +60,21 @@ VpmuHostState vpmu_mgmt_host_state(X86CPU *cpu, unsigned slot,
     default:
         return VPMU_HOST_STATE_UNUSED;
     }
+}
+
+char *vpmu_mgmt_host_error(const VPMUPerfSlotInfo *info)
+{
+    if (info->fd_reserve) {
+        return g_strdup("perf_event_open: refused, its file descriptor "
+                        "would be one of those QEMU keeps below its "
+                        "RLIMIT_NOFILE (EMFILE)");
+    }
+    if (info->open_errno) {
+        return g_strdup_printf("perf_event_open: %s (%s)",
+                               strerror(info->open_errno),
+                               vpmu_perf_errno_name(info->open_errno));
+    }
+    return g_strdup("host perf took the counter of its pinned event");
 }
 
 void vpmu_mgmt_slot_id(unsigned slot, VpmuCounterKind *kind, int64_t *index)
@@ -86,6 +106,9 @@ static VpmuCounterInfo *vpmu_counter_info(X86CPU *cpu, unsigned slot)
     }
     vpmu_perf_slot_info(perf, slot, &info);
     c->host_state = vpmu_mgmt_host_state(cpu, slot, &info);
+    if (c->host_state == VPMU_HOST_STATE_ERROR) {
+        c->host_error = vpmu_mgmt_host_error(&info);
+    }
     c->time_enabled_ns = info.enabled_ns;
     c->time_running_ns = info.running_ns;
     c->time_lost_ns = info.lost_ns;

@@ -38,12 +38,23 @@ typedef enum VPMUPerfSlotState {
     VPMU_SLOT_ACTIVE,       /* a host event counts for it */
     VPMU_SLOT_INACTIVE,     /* its host event is stopped */
     VPMU_SLOT_RELEASED,     /* stopped long enough that the event was closed */
-    VPMU_SLOT_ERROR,        /* the host took the counter (pinned error) */
+    /*
+     * The host cannot count it now: its event failed to open (@open_errno)
+     * or host perf took its counter from its pinned event.
+     */
+    VPMU_SLOT_ERROR,
     VPMU_SLOT_UNSUPPORTED,  /* the host cannot count the guest's event */
 } VPMUPerfSlotState;
 
 typedef struct VPMUPerfSlotInfo {
     VPMUPerfSlotState state;
+    /*
+     * ERROR: why its event failed to open (0: host perf took the counter
+     * of its pinned event); @fd_reserve: it would have taken one of the
+     * last file descriptors, which the vPMU leaves to the rest of QEMU.
+     */
+    int open_errno;
+    bool fd_reserve;
     /* Host perf has it now: it ran less than it was enabled lately. */
     bool contended;
     uint64_t enabled_ns;    /* host time enabled, over all its events */
@@ -55,6 +66,8 @@ typedef struct VPMUPerfSlotInfo {
 typedef struct VPMUPerfStats {
     uint64_t opens;             /* perf_event_open calls */
     uint64_t open_failures;
+    uint64_t deferred_opens;    /* retries of a failed open not yet due */
+    uint64_t failure_reports;   /* open failures said on stderr */
     uint64_t closes;
     uint64_t ioctls;            /* enable, disable, period, re-enable */
     uint64_t fcntls;            /* routing overflow signals */
@@ -82,6 +95,8 @@ typedef struct VPMUPerfSys {
     int (*ioctl)(int fd, unsigned long request, uint64_t *arg);
     ssize_t (*read)(int fd, void *buf, size_t len);
     int (*close)(int fd);
+    /* Optional: RLIMIT_NOFILE's soft limit (LONG_MAX: none). */
+    long (*fd_limit)(void);
     int (*route_signal)(int fd, int tid, int signo);
     /* Start or stop every event the calling thread created (prctl). */
     int (*task_enable)(bool enable);
@@ -108,10 +123,12 @@ void vpmu_perf_free(VPMUPerf *p);
 /* HARDWARE or SOFTWARE: what vpmu_perf_new() chose. */
 VPMUPerfMode vpmu_perf_mode(const VPMUPerf *p);
 /*
- * The vCPU thread whose execution is counted, its TSC frequency, and the
- * signal that overflows send it (0: none).
+ * The vCPU (its index, for messages) and thread whose execution is
+ * counted, its TSC frequency, and the signal that overflows send it (0:
+ * none).
  */
-void vpmu_perf_attach(VPMUPerf *p, int tid, uint64_t tsc_khz, int signo);
+void vpmu_perf_attach(VPMUPerf *p, int cpu_index, int tid, uint64_t tsc_khz,
+                      int signo);
 /* Host perf fds currently open for this vCPU. */
 unsigned vpmu_perf_open_fds(const VPMUPerf *p);
 /* Events open but stopped: candidates for lazy release. */
@@ -122,8 +139,21 @@ unsigned vpmu_perf_stopped(const VPMUPerf *p);
  * Returns how many are still open and stopped, i.e. worth another look.
  */
 unsigned vpmu_perf_release_idle(VPMUPerf *p, int64_t now_ns, int64_t idle_ns);
+/*
+ * Counters the guest runs whose event could not be opened (or re-opened
+ * after lazy release) for a reason that may pass (EMFILE, the fd reserve,
+ * EBUSY, EACCES...): try again those whose backoff is over.  Returns how
+ * many still wait.  vpmu_perf_retry_at(): when the next one is due
+ * (now_ns clock), INT64_MAX when none waits.
+ */
+unsigned vpmu_perf_retry(VPMUPerf *p);
+int64_t vpmu_perf_retry_at(const VPMUPerf *p);
+/* Cheap (a flag): whether some counter may wait for a retry. */
+bool vpmu_perf_retry_waiting(const VPMUPerf *p);
 void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info);
 const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p);
+/* "EMFILE" for EMFILE: the errno names the docs use. */
+const char *vpmu_perf_errno_name(int err);
 /* The name perf users know the event by ("cycles", "skl::INST_RETIRED"). */
 const char *vpmu_perf_event_name(const VPMUPerf *p, const VPMUHostEvent *ev);
 /*

@@ -56,6 +56,7 @@ typedef struct KVMVPMU {
     CPUState *cs;
     uint64_t instance;          /* see kvm_vpmu_instance() */
     QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
+    QEMUTimer *retry_timer;     /* events that failed to open, again */
     uint64_t msr_exits;         /* guest PMU MSR accesses handled */
     uint64_t pmis;              /* PMIs delivered to the guest */
     /*
@@ -310,6 +311,45 @@ static void kvm_vpmu_release_timer(void *opaque)
     async_run_on_cpu(v->cs, kvm_vpmu_release_work, RUN_ON_CPU_NULL);
 }
 
+/*
+ * Counters whose host event could not be opened for a passing reason
+ * (EMFILE, the fd reserve, EBUSY...) are tried again when their backoff
+ * is over, without waiting for the guest to touch them, so that they
+ * count again once the host allows it.
+ */
+static void kvm_vpmu_arm_retry(KVMVPMU *v)
+{
+    int64_t at = vpmu_perf_retry_at(v->perf);
+    int64_t now = g_get_monotonic_time() * SCALE_US;
+
+    if (at == INT64_MAX) {
+        vpmu_perf_retry(v->perf);       /* nothing waits: clears the flag */
+        return;
+    }
+    /* Both clocks are CLOCK_MONOTONIC: the delay carries over. */
+    timer_mod(v->retry_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              (MAX(at - now, 0) + SCALE_MS - 1) / SCALE_MS);
+}
+
+/* On the vCPU thread (async_run_on_cpu), which owns the backend. */
+static void kvm_vpmu_retry_work(CPUState *cs, run_on_cpu_data data)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    if (!cpu->vpmu) {
+        return;
+    }
+    vpmu_perf_retry(kvm_vpmu(cpu)->perf);
+    kvm_vpmu_arm_retry(kvm_vpmu(cpu));
+}
+
+static void kvm_vpmu_retry_timer(void *opaque)
+{
+    KVMVPMU *v = opaque;
+
+    async_run_on_cpu(v->cs, kvm_vpmu_retry_work, RUN_ON_CPU_NULL);
+}
+
 /* After a guest write: a stopped event starts its lazy-release clock. */
 static void kvm_vpmu_arm_release(KVMVPMU *v)
 {
@@ -498,6 +538,8 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     v->cs = CPU(cpu);
     v->release_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                     kvm_vpmu_release_timer, v);
+    v->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, kvm_vpmu_retry_timer,
+                                  v);
     vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
     if (kvm_vpmu_has_filter) {
         vpmu_set_filter(&v->state, &kvm_vpmu_filter);
@@ -794,6 +836,10 @@ void kvm_vpmu_pre_run(X86CPU *cpu)
     if (v->rdpmc_gp || v->rdpmc_fixed) {
         kvm_vpmu_push_rdpmc(cpu);
     }
+    /* Whatever failed to open (guest write, restore, load): try again. */
+    if (vpmu_perf_retry_waiting(v->perf) && !timer_pending(v->retry_timer)) {
+        kvm_vpmu_arm_retry(v);
+    }
 }
 
 /* Once per process: the handler; per vCPU thread: unblock the signal. */
@@ -828,8 +874,8 @@ int kvm_vpmu_init_vcpu(X86CPU *cpu)
     }
     /* Runs on the vCPU thread: this is the thread whose work we count. */
     kvm_vpmu_init_signal();
-    vpmu_perf_attach(kvm_vpmu(cpu)->perf, cs->thread_id, cpu->env.tsc_khz,
-                     KVM_VPMU_SIGNAL);
+    vpmu_perf_attach(kvm_vpmu(cpu)->perf, cs->cpu_index, cs->thread_id,
+                     cpu->env.tsc_khz, KVM_VPMU_SIGNAL);
 
     /* The filter is per VM; vCPU init is serialized by the BQL. */
     if (kvm_vpmu_filter_installed) {
@@ -869,6 +915,7 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
     object_property_del(OBJECT(cpu), "x-vpmu-stats");
     object_property_del(OBJECT(cpu), "x-vpmu-preempt");
     timer_free(v->release_timer);
+    timer_free(v->retry_timer);
     vpmu_release_all(&v->state);
     vpmu_perf_free(v->perf);
     cpu->vpmu = NULL;
