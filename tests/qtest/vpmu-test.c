@@ -425,6 +425,44 @@ static void test_errors(void)
     qtest_quit(qts);
 }
 
+/*
+ * Without a userspace vPMU (pmu=off, or vpmu=kvm) every command that
+ * would act on one fails and says why: none may succeed doing nothing.
+ * query-vpmu answers, with no entry.
+ */
+static void test_no_vpmu(void)
+{
+    static const char *const setups[] = {
+        "-accel kvm -cpu host,pmu=off -S",
+        "-accel kvm,vpmu=kvm -cpu host,pmu=on -smp 2 -S",
+    };
+    static const char *const cmds[] = {
+        "vpmu-reclaim", "vpmu-restore", "query-vpmu-filter",
+    };
+    unsigned i, j;
+
+    if (!have_kvm()) {
+        return;
+    }
+    for (i = 0; i < ARRAY_SIZE(setups); i++) {
+        QTestState *qts = qtest_init(setups[i]);
+        QDict *resp;
+
+        for (j = 0; j < ARRAY_SIZE(cmds); j++) {
+            assert_error(qtest_qmp(qts, "{ 'execute': %s }", cmds[j]),
+                         "no vCPU has a userspace vPMU");
+        }
+        assert_error(qtest_qmp(qts, "{ 'execute': 'vpmu-set-filter', "
+                               "'arguments': { 'action': 'deny', "
+                               "'fixed-counters': 1 } }"),
+                     "no vCPU has a userspace vPMU");
+        resp = qtest_qmp(qts, "{ 'execute': 'query-vpmu' }");
+        g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 0);
+        qobject_unref(resp);
+        qtest_quit(qts);
+    }
+}
+
 /* The filter: at startup and at runtime; a refused event is frozen. */
 static void test_filter(void)
 {
@@ -533,6 +571,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vpmu/query-vpmu", test_query_schema);
     qtest_add_func("/vpmu/reclaim-restore", test_reclaim_restore);
     qtest_add_func("/vpmu/errors", test_errors);
+    qtest_add_func("/vpmu/no-vpmu", test_no_vpmu);
     qtest_add_func("/vpmu/filter", test_filter);
     qtest_add_func("/vpmu/contention-events", test_contention_events);
     return g_test_run();

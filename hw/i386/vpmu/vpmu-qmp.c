@@ -174,6 +174,24 @@ VpmuInfoList *qmp_query_vpmu(Error **errp)
     return head;
 }
 
+#define VPMU_NONE "vPMU: no vCPU has a userspace vPMU (it needs -cpu " \
+                  "...,pmu=on and -accel kvm with vpmu=userspace, the " \
+                  "default)"
+
+/* A command that acts on every vCPU's vPMU must have one to act on. */
+static bool vpmu_any(Error **errp)
+{
+    CPUState *cs;
+
+    CPU_FOREACH(cs) {
+        if (vpmu_mgmt_cpu(cs)) {
+            return true;
+        }
+    }
+    error_setg(errp, VPMU_NONE);
+    return false;
+}
+
 /*
  * The vCPUs a command acts on: @cpu_index's, or every one with a vPMU.
  * Checked before anything changes, so that an error changes nothing.
@@ -199,6 +217,9 @@ static bool vpmu_for_each_target(bool has_cpu_index, int64_t cpu_index,
         }
         run_on_cpu(cs, fn, RUN_ON_CPU_NULL);
         return true;
+    }
+    if (!vpmu_any(errp)) {
+        return false;
     }
     CPU_FOREACH(cs) {
         if (vpmu_mgmt_cpu(cs)) {
@@ -264,7 +285,7 @@ void qmp_vpmu_set_filter(VpmuFilter *filter, Error **errp)
         n++;
     }
     f.nevents = n;
-    if (!vpmu_filter_check(&f, errp)) {
+    if (!vpmu_any(errp) || !vpmu_filter_check(&f, errp)) {
         return;
     }
     kvm_vpmu_set_vm_filter(&f);
@@ -273,10 +294,17 @@ void qmp_vpmu_set_filter(VpmuFilter *filter, Error **errp)
 
 VpmuFilter *qmp_query_vpmu_filter(Error **errp)
 {
-    VpmuFilter *filter = g_new0(VpmuFilter, 1);
-    VpmuFilterEventList **tail = &filter->events;
+    VpmuFilter *filter;
+    VpmuFilterEventList **tail;
     VPMUEventFilter f;
     unsigned i;
+
+    /* Without a vPMU there is no filter, not one that filters nothing. */
+    if (!vpmu_any(errp)) {
+        return NULL;
+    }
+    filter = g_new0(VpmuFilter, 1);
+    tail = &filter->events;
 
     kvm_vpmu_vm_filter(&f);
     filter->has_events = true;      /* [] rather than absent */
