@@ -291,6 +291,11 @@ static const Rule rules[] = {
         { WR, GOVF, 0x4000000000000002ULL },
         { RD, GSTATUS, 0x8000000700000001ULL }, { RD, GOVF, 0 },
         { WR_GP, GOVF, 1ULL << 4 }, { WR_GP, GOVF, VPMU_GLOBAL_CTR_FRZ } } },
+    /* Write-1-to-clear: a 1 for a bit already clear leaves it clear. */
+    { "ovf-ctrl-clear-bit-stays-clear", .ops = {
+        { HWR, GSTATUS, 0x1 }, { WR, GOVF, 0x2 }, { RD, GSTATUS, 0x1 },
+        { WR, GOVF, 0x3 }, { RD, GSTATUS, 0 }, { WR, GOVF, 0x1 },
+        { RD, GSTATUS, 0 } } },
     { "status-set-v4-sets-bits", 4, .ops = {
         { WR, GSET, 0x4000000000000005ULL },
         { RD, GSTATUS, 0x4000000000000005ULL }, { RD, GSET, 0 },
@@ -567,11 +572,78 @@ static void test_save_load(Fixture *t, gconstpointer data)
     fixture_init(dst, &cfg);
     st.eventsel[0] = 1ULL << 40;                    /* reserved */
     g_assert_false(vpmu_load_state(&dst->s, &st, &err));
-    g_assert_nonnull(strstr(error_get_pretty(err), "MSR 0x186"));
+    g_assert_nonnull(strstr(error_get_pretty(err), "IA32_PERFEVTSEL0 = "
+                            "0x10000000000 sets bits 0x10000000000"));
     error_free(err);
+    err = NULL;
     g_assert_cmphex(rd(dst, VPMU_MSR_PERF_GLOBAL_CTRL), ==, 0xf); /* reset */
+    st.eventsel[0] = 0;
     vpmu_release_all(&dst->s);
     g_free(dst);
+}
+
+/*
+ * A stream is checked like guest input, and a refusal names the field
+ * that is wrong: a counter wider than the PMU's, a counter the PMU does
+ * not have, another IA32_PERF_CAPABILITIES.
+ */
+static void test_load_checks(Fixture *t, gconstpointer data)
+{
+    VPMUSavedState st;
+    VPMUConfig cfg;
+    Error *err = NULL;
+    Fixture dst;
+
+    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES);
+    vpmu_save_state(&t->s, &st);
+    vpmu_config_default(&cfg);
+
+    fixture_init(&dst, &cfg);
+    st.value[0] = 1ULL << 48;                       /* a 48-bit PMU */
+    g_assert_false(vpmu_load_state(&dst.s, &st, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "IA32_A_PMC0 = "
+                            "0x1000000000000 does not fit this PMU's "
+                            "48-bit counters"));
+    g_clear_pointer(&err, error_free);
+    g_assert_cmphex(rd(&dst, VPMU_MSR_PMC0), ==, 0);
+    st.value[0] = 0;
+
+    st.value[VPMU_MAX_GP + 1] = 1ULL << 48;
+    g_assert_false(vpmu_load_state(&dst.s, &st, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "IA32_FIXED_CTR1"));
+    g_clear_pointer(&err, error_free);
+    st.value[VPMU_MAX_GP + 1] = 0;
+
+    /* Counter 5 of a 4-counter PMU: PMC5 is named, not PERFEVTSEL5. */
+    st.value[5] = 5;
+    g_assert_false(vpmu_load_state(&dst.s, &st, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "IA32_PMC5 = 0x5, but "
+                            "this PMU has 4 general-purpose counters"));
+    g_clear_pointer(&err, error_free);
+    st.value[5] = 0;
+    st.eventsel[6] = EVTSEL_CYCLES;
+    g_assert_false(vpmu_load_state(&dst.s, &st, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "IA32_PERFEVTSEL6"));
+    g_clear_pointer(&err, error_free);
+    st.eventsel[6] = 0;
+    st.value[VPMU_MAX_GP + 3] = 7;
+    g_assert_false(vpmu_load_state(&dst.s, &st, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "IA32_FIXED_CTR3 = 0x7, "
+                            "but this PMU has 3 fixed counters"));
+    g_clear_pointer(&err, error_free);
+    st.value[VPMU_MAX_GP + 3] = 0;
+
+    /* Saved with full-width writes, loaded without. */
+    cfg.perf_capabilities = 0;
+    fixture_init(&dst, &cfg);
+    g_assert_false(vpmu_load_state(&dst.s, &st, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "pmu-full-width-write"));
+    g_clear_pointer(&err, error_free);
+
+    vpmu_config_default(&cfg);
+    fixture_init(&dst, &cfg);
+    g_assert_true(vpmu_load_state(&dst.s, &st, &error_abort));
+    vpmu_release_all(&dst.s);
 }
 
 /* Configuration limits, with errors that name the -cpu property. */
@@ -788,6 +860,7 @@ int main(int argc, char **argv)
     ADD("fixed-counter", test_fixed_counter);
     ADD("overflow-period", test_overflow_period);
     ADD("save-load", test_save_load);
+    ADD("load-checks", test_load_checks);
     ADD("unsupported-event-frozen", test_unsupported_event_frozen);
     ADD("reset-releases", test_reset_releases);
     ADD("reclaim-restore", test_reclaim_restore);

@@ -955,6 +955,109 @@ static bool vpmu_load_config(const VPMUState *s, const VPMUSavedState *in,
     return true;
 }
 
+/* The SDM's name of a PMU MSR, for messages ("IA32_PERFEVTSEL5"). */
+void vpmu_msr_name(uint32_t msr, char *buf, size_t len)
+{
+    static const struct {
+        uint32_t base, n;
+        const char *name;
+    } blocks[] = {
+        { VPMU_MSR_PMC0, VPMU_MAX_GP, "IA32_PMC" },
+        { VPMU_MSR_PERFEVTSEL0, VPMU_MAX_GP, "IA32_PERFEVTSEL" },
+        { VPMU_MSR_A_PMC0, VPMU_MAX_GP, "IA32_A_PMC" },
+        { VPMU_MSR_FIXED_CTR0, VPMU_MAX_FIXED, "IA32_FIXED_CTR" },
+    };
+    static const struct {
+        uint32_t msr;
+        const char *name;
+    } single[] = {
+        { VPMU_MSR_FIXED_CTR_CTRL, "IA32_FIXED_CTR_CTRL" },
+        { VPMU_MSR_PERF_GLOBAL_STATUS, "IA32_PERF_GLOBAL_STATUS" },
+        { VPMU_MSR_PERF_GLOBAL_CTRL, "IA32_PERF_GLOBAL_CTRL" },
+        { VPMU_MSR_PERF_GLOBAL_OVF_CTRL, "IA32_PERF_GLOBAL_OVF_CTRL" },
+        { VPMU_MSR_PERF_GLOBAL_STATUS_SET, "IA32_PERF_GLOBAL_STATUS_SET" },
+        { VPMU_MSR_PERF_GLOBAL_INUSE, "IA32_PERF_GLOBAL_INUSE" },
+        { VPMU_MSR_PERF_CAPABILITIES, "IA32_PERF_CAPABILITIES" },
+        { VPMU_MSR_DEBUGCTL, "IA32_DEBUGCTL" },
+    };
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(blocks); i++) {
+        if (msr - blocks[i].base < blocks[i].n) {
+            snprintf(buf, len, "%s%u", blocks[i].name, msr - blocks[i].base);
+            return;
+        }
+    }
+    for (i = 0; i < ARRAY_SIZE(single); i++) {
+        if (msr == single[i].msr) {
+            snprintf(buf, len, "%s", single[i].name);
+            return;
+        }
+    }
+    snprintf(buf, len, "MSR 0x%" PRIx32, msr);
+}
+
+/*
+ * A register of the stream that this PMU does not take: say which, with
+ * the value, and why (a counter it lacks, reserved bits, the width).
+ */
+static void vpmu_load_error(const VPMUState *s, uint32_t msr, uint64_t val,
+                            uint64_t rsvd, Error **errp)
+{
+    char name[32];
+    bool counter = msr - VPMU_MSR_A_PMC0 < VPMU_MAX_GP ||
+                   msr - VPMU_MSR_FIXED_CTR0 < VPMU_MAX_FIXED;
+
+    vpmu_msr_name(msr, name, sizeof(name));
+    if (rsvd && counter) {
+        error_setg(errp, "vPMU: the migration stream's %s = 0x%" PRIx64
+                   " does not fit this PMU's %d-bit counters", name, val,
+                   msr - VPMU_MSR_A_PMC0 < VPMU_MAX_GP ? s->cfg.gp_width
+                                                       : s->cfg.fixed_width);
+    } else if (rsvd) {
+        error_setg(errp, "vPMU: the migration stream's %s = 0x%" PRIx64
+                   " sets bits 0x%" PRIx64 " that are reserved in this PMU",
+                   name, val, rsvd);
+    } else {
+        error_setg(errp, "vPMU: the migration stream's %s = 0x%" PRIx64
+                   " is not valid for this PMU", name, val);
+    }
+}
+
+/* Counters the configuration lacks must come empty. */
+static bool vpmu_load_absent(const VPMUState *s, const VPMUSavedState *in,
+                             Error **errp)
+{
+    char name[32];
+    unsigned i;
+
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        bool fixed = slot_is_fixed(i);
+        unsigned idx = fixed ? i - VPMU_MAX_GP : i;
+        int have = fixed ? s->cfg.nr_fixed : s->cfg.nr_gp;
+        uint32_t msr;
+        uint64_t val;
+
+        if ((int)idx < have) {
+            continue;
+        }
+        msr = fixed ? VPMU_MSR_FIXED_CTR0 + idx : VPMU_MSR_PMC0 + idx;
+        val = in->value[i];
+        if (!fixed && !val && in->eventsel[i]) {
+            msr = VPMU_MSR_PERFEVTSEL0 + idx;
+            val = in->eventsel[i];
+        }
+        if (val) {
+            vpmu_msr_name(msr, name, sizeof(name));
+            error_setg(errp, "vPMU: the migration stream's %s = 0x%" PRIx64
+                       ", but this PMU has %d %s counters", name, val, have,
+                       fixed ? "fixed" : "general-purpose");
+            return false;
+        }
+    }
+    return true;
+}
+
 bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp)
 {
     struct {
@@ -964,26 +1067,22 @@ bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp)
     unsigned i, n = 0;
 
     vpmu_reset(s);
-    if (!vpmu_load_config(s, in, errp)) {
+    if (!vpmu_load_config(s, in, errp) || !vpmu_load_absent(s, in, errp)) {
         return false;
     }
     /* GLOBAL_CTRL last, so that nothing counts before it is all in place. */
     regs[n].msr = VPMU_MSR_FIXED_CTR_CTRL;
     regs[n++].val = in->fixed_ctr_ctrl;
-    for (i = 0; i < VPMU_MAX_GP; i++) {
-        if (i < s->cfg.nr_gp || in->eventsel[i] || in->value[i]) {
-            regs[n].msr = VPMU_MSR_PERFEVTSEL0 + i;
-            regs[n++].val = in->eventsel[i];
-            /* Full-width, bits above the width reserved: like A_PMCx. */
-            regs[n].msr = VPMU_MSR_A_PMC0 + i;
-            regs[n++].val = in->value[i];
-        }
+    for (i = 0; i < s->cfg.nr_gp; i++) {
+        regs[n].msr = VPMU_MSR_PERFEVTSEL0 + i;
+        regs[n++].val = in->eventsel[i];
+        /* Full-width, bits above the width reserved: like A_PMCx. */
+        regs[n].msr = VPMU_MSR_A_PMC0 + i;
+        regs[n++].val = in->value[i];
     }
-    for (i = 0; i < VPMU_MAX_FIXED; i++) {
-        if (i < s->cfg.nr_fixed || in->value[VPMU_MAX_GP + i]) {
-            regs[n].msr = VPMU_MSR_FIXED_CTR0 + i;
-            regs[n++].val = in->value[VPMU_MAX_GP + i];
-        }
+    for (i = 0; i < s->cfg.nr_fixed; i++) {
+        regs[n].msr = VPMU_MSR_FIXED_CTR0 + i;
+        regs[n++].val = in->value[VPMU_MAX_GP + i];
     }
     regs[n].msr = VPMU_MSR_PERF_GLOBAL_STATUS;
     regs[n++].val = in->global_status;
@@ -993,24 +1092,24 @@ bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp)
     regs[n++].val = in->global_ctrl;
 
     for (i = 0; i < n; i++) {
+        uint64_t rsvd = 0;
         bool ok;
 
         /* A_PMCx needs FW_WRITE; the host may load full values anyway. */
-        if (regs[i].msr >= VPMU_MSR_A_PMC0 &&
-            regs[i].msr < VPMU_MSR_A_PMC0 + VPMU_MAX_GP) {
+        if (regs[i].msr - VPMU_MSR_A_PMC0 < VPMU_MAX_GP) {
             unsigned slot = regs[i].msr - VPMU_MSR_A_PMC0;
 
-            ok = slot < s->cfg.nr_gp && !(regs[i].val & ~s->gp_mask);
+            rsvd = regs[i].val & ~s->gp_mask;
+            ok = !rsvd;
             if (ok) {
                 slot_set_value(s, slot, regs[i].val);
             }
         } else {
-            ok = vpmu_msr_write(s, regs[i].msr, regs[i].val, true);
+            ok = vpmu_msr_write_one(s, regs[i].msr, regs[i].val, true,
+                                    &rsvd);
         }
         if (!ok) {
-            error_setg(errp, "vPMU: the migration stream's MSR 0x%" PRIx32
-                       " = 0x%" PRIx64 " is not valid for this PMU",
-                       regs[i].msr, regs[i].val);
+            vpmu_load_error(s, regs[i].msr, regs[i].val, rsvd, errp);
             vpmu_reset(s);
             return false;
         }

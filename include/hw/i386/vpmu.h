@@ -356,6 +356,9 @@ uint64_t vpmu_slot_value(VPMUState *s, unsigned slot);
 bool vpmu_slot_running(const VPMUState *s, unsigned slot);
 uint64_t vpmu_slot_folded_value(const VPMUState *s, unsigned slot);
 
+/* The SDM's name of a PMU MSR ("IA32_PERFEVTSEL5"), for messages. */
+void vpmu_msr_name(uint32_t msr, char *buf, size_t len);
+
 /* CPUID leaf 0xA as the configuration describes it. */
 void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
                     uint32_t *ecx, uint32_t *edx);
