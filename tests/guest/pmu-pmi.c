@@ -24,6 +24,8 @@
 static volatile unsigned pmis;
 static volatile uint64_t status_in_handler, lvtpc_in_handler;
 static volatile uint64_t ctrl_in_handler;
+/* PMC0 twice in the handler, a busy loop apart, before any WRMSR. */
+static volatile uint64_t pmc0_first, pmc0_later;
 
 static void pmi_handler(unsigned vec)
 {
@@ -31,6 +33,9 @@ static void pmi_handler(unsigned vec)
     status_in_handler = rdmsr(MSR_IA32_PERF_GLOBAL_STATUS);
     lvtpc_in_handler = rdmsr(MSR_X2APIC_LVTPC);
     ctrl_in_handler = rdmsr(MSR_IA32_PERF_GLOBAL_CTRL);
+    pmc0_first = rdmsr(MSR_IA32_PMC0);
+    busy_loop(5000);
+    pmc0_later = rdmsr(MSR_IA32_PMC0);
     wrmsr(MSR_IA32_PERF_GLOBAL_OVF_CTRL, status_in_handler);
     if (vec != 2) {
         wrmsr(MSR_X2APIC_EOI, 0);
@@ -131,5 +136,9 @@ int main(void)
               "sets CTR_FRZ, GLOBAL_CTRL stays (0x%lx, 0x%lx)", a & 0xff,
               status_in_handler, ctrl_in_handler);
     }
+    /* Frozen at delivery, not at the handler's first WRMSR. */
+    check(pmis == 1 && pmc0_first == pmc0_later, "v%u: the frozen PMC0 "
+          "does not move in the handler (0x%lx, then 0x%lx)", a & 0xff,
+          pmc0_first, pmc0_later);
     return 0;
 }

@@ -590,6 +590,33 @@ static void test_lazy_release(void)
 }
 
 /*
+ * An event re-created after lazy release is armed for the distance left
+ * to the guest counter's wrap, not for the period it was first opened
+ * with: its overflow signal must not come late.
+ */
+static void test_lazy_release_rearms(void)
+{
+    const int64_t idle = 100 * 1000 * 1000;
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_PMC0, (uint32_t)-1000);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES | VPMU_EVTSEL_INT);
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 1000);
+    fake_tick(300);
+    fk.now = 1000;
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    vpmu_perf_release_idle(t.p, fk.now + idle, idle);
+    g_assert_cmpuint(vpmu_perf_open_fds(t.p), ==, 0);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+    g_assert_cmpuint(fk.opens, ==, 2);
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 700);
+    fake_tick(700);
+    g_assert_cmphex(vpmu_poll(&t.s), ==, 1);
+    teardown(&t);
+}
+
+/*
  * perf_event_open failing, for each cause the docs name: the counter
  * freezes at its value, nothing leaks, and it is tried again.  A failure
  * that may pass (EMFILE, EBUSY, EACCES, EPERM) is retried after a backoff
@@ -953,6 +980,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu/perf/fast-path", test_fast_path);
     g_test_add_func("/vpmu/perf/event-reuse", test_event_reuse);
     g_test_add_func("/vpmu/perf/lazy-release", test_lazy_release);
+    g_test_add_func("/vpmu/perf/lazy-release-rearms",
+                    test_lazy_release_rearms);
     g_test_add_func("/vpmu/perf/open-failure", test_open_failure);
     g_test_add_func("/vpmu/perf/open-failure-backoff",
                     test_open_failure_backoff);
