@@ -60,6 +60,9 @@ typedef struct VPMUPerfSlot {
     bool reserve;
     VPMUHostEvent failed_ev;
     int64_t retry_at, retry_ns;
+    /* Out of descriptors: the limit then, and our closes until then. */
+    long failed_limit;
+    uint64_t failed_closes;
     /* The host cannot count @unsupported_ev: said once (-d unimp). */
     bool unsupported_logged;
     VPMUHostEvent unsupported_ev;
@@ -568,6 +571,11 @@ static bool vpmu_perf_user_mode(const VPMUPerf *p)
  */
 #define VPMU_FD_RESERVE 32
 
+static long vpmu_perf_fd_limit(VPMUPerf *p)
+{
+    return p->sys->fd_limit ? p->sys->fd_limit() : LONG_MAX;
+}
+
 /*
  * Failures that may go away by themselves (descriptors freed, host perf
  * done with the counter, the sysctl changed): the backend keeps the
@@ -649,12 +657,17 @@ static void vpmu_perf_open_failed(VPMUPerf *p, unsigned slot, int err,
     s->open_errno = err;
     s->reserve = reserve;
     s->failed_ev = s->ev;
+    s->failed_limit = limit ? limit : vpmu_perf_fd_limit(p);
+    s->failed_closes = p->stats.closes;
     vpmu_perf_report_failure(p, slot, err, limit);
 }
 
 /*
  * Whether to call perf_event_open for @s->ev now: not while an earlier
- * failure of the same event is backing off.
+ * failure of the same event is backing off, unless what made it fail may
+ * have changed.  Out of descriptors, that is QEMU's limit or a descriptor
+ * we closed since; the rest (a descriptor closed elsewhere in QEMU, host
+ * perf letting go of a counter, the sysctl) only the backoff can tell.
  */
 static bool vpmu_perf_may_open(VPMUPerf *p, unsigned slot)
 {
@@ -662,6 +675,11 @@ static bool vpmu_perf_may_open(VPMUPerf *p, unsigned slot)
 
     if (!s->open_errno || memcmp(&s->failed_ev, &s->ev, sizeof(s->ev)) ||
         p->sys->now_ns() >= s->retry_at) {
+        return true;
+    }
+    if ((s->open_errno == EMFILE || s->open_errno == ENFILE) &&
+        (p->stats.closes != s->failed_closes ||
+         vpmu_perf_fd_limit(p) != s->failed_limit)) {
         return true;
     }
     p->stats.deferred_opens++;
@@ -709,7 +727,7 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
         vpmu_perf_open_failed(p, slot, err, false, 0);
         return false;
     }
-    limit = p->sys->fd_limit ? p->sys->fd_limit() : LONG_MAX;
+    limit = vpmu_perf_fd_limit(p);
     if (fd >= limit - VPMU_FD_RESERVE) {
         trace_vpmu_perf_fd_reserve(slot, fd, limit);
         p->sys->close(fd);
