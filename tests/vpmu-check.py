@@ -74,12 +74,17 @@ def config_error_test(args, name, cpu, expect, accel='kvm'):
     cmd = [args.qemu, '-M', 'pc', '-accel', accel, '-nodefaults',
            '-display', 'none', '-cpu', cpu, '-S']
     start = time.monotonic()
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60)
-    out = p.stdout.decode(errors='replace')
-    ok = p.returncode == 1 and expect in out
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        status, out = p.returncode, p.stdout.decode(errors='replace')
+    except subprocess.TimeoutExpired as e:        # it started: killed
+        status = 'none (still running after 60 s)'
+        out = (e.stdout or b'').decode(errors='replace')
+    ok = status == 1 and expect in out
     report(f'config/{name}', ok, time.monotonic() - start,
-           f'{" ".join(cmd)}\nexit {p.returncode}, expected 1 and '
+           f'{" ".join(cmd)}\nexit {status}, expected 1 and '
            f'"{expect}"\n{out}')
 
 
@@ -94,8 +99,27 @@ CONFORMANCE_CONFIGS = [
 ]
 
 
+def config_warning_test(args, name, cpu, accel, expect):
+    """QEMU must start with @cpu and @accel, and warn with @expect."""
+    with RunningGuest(args, 'idle', ['-cpu', cpu, '-accel', accel]) as g:
+        g.expect(g.wait_for(expect, timeout=30) and g.qemu.poll() is None,
+                 f'QEMU runs and warns: {expect}')
+    g.finish(f'config/{name}')
+
+
+# What -d guest_errors,unimp must show in the first configuration: the
+# LBR MSRs and DEBUGCTL.LBR reached the vPMU (not KVM) and were refused.
+ROUTED_TO_VPMU = [
+    ('vpmu: RDMSR 0x1c8: not present', 1),
+    ('vpmu: WRMSR 0x14ce <- 0x0: not writable', 1),
+    ('vpmu: RDMSR 0x161f: not present', 1),
+    ('vpmu: WRMSR DEBUGCTL <- 0x3: LBR and BTF are not supported', 1),
+    ('vpmu: WRMSR DEBUGCTL <- 0x40: bits 0x40 are not available', 1),
+]
+
+
 def conformance_tests(args):
-    for v, gp, fixed, width, fw in CONFORMANCE_CONFIGS:
+    for i, (v, gp, fixed, width, fw) in enumerate(CONFORMANCE_CONFIGS):
         cpu = (f'host,pmu=on,pmu-version={v},pmu-gp-counters={gp},'
                f'pmu-fixed-counters={fixed},pmu-counter-width={width},'
                f'pmu-full-width-write={"on" if fw else "off"}')
@@ -103,7 +127,9 @@ def conformance_tests(args):
                    f'{"" if fw else "-nofw"}', 'pmu-conformance',
                    ['-cpu', cpu, '-append',
                     f'version={v} gp={gp} fixed={fixed} width={width} '
-                    f'fw={int(fw)}'])
+                    f'fw={int(fw)}'] +
+                   (['-d', 'guest_errors,unimp'] if i == 0 else []),
+                   expect_stderr=ROUTED_TO_VPMU if i == 0 else ())
 
 
 def fuzz_test(seconds):
@@ -482,27 +508,29 @@ def host_test(args):
     g.finish('host/pmu-host', g.run(step), min_checks=7)
 
 
-def migration_test(args):
+class Migration:
     """
-    Migrate a counting guest through a file (migrate "exec:cat > FILE",
-    -incoming "exec:cat FILE"): its counts must carry on and keep moving;
-    a destination with another PMU configuration must refuse the stream.
+    Migrate the counting guest pmu-migrate through a file (migrate
+    "exec:cat > FILE", -incoming "exec:cat FILE").  save() runs a source
+    until the guest's "SYNC migrate" and saves it; resume() starts a
+    destination from a stream and lets the guest check its counters.
     """
-    import tempfile
-    tmp = tempfile.mkdtemp(prefix='vpmu-migrate-')
-    state = os.path.join(tmp, 'state')
-    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-migrate.elf')
-    start = time.monotonic()
-    log, ok = [], True
 
-    def expect(cond, what):
-        nonlocal ok
-        log.append(f'{"ok" if cond else "FAILED"}: {what}')
-        ok = ok and cond
+    def __init__(self, args):
+        import tempfile
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix='vpmu-migrate-')
+        self.elf = os.path.join(args.guest_build, 'tests', 'guest',
+                                'pmu-migrate.elf')
+        self.log, self.ok = [], True
 
-    def launch(name, cpu, extra=()):
-        sock = os.path.join(tmp, f'{name}.sock')
-        cmd = run_guest_mod.qemu_command(args.qemu, elf, [
+    def expect(self, cond, what):
+        self.log.append(f'{"ok" if cond else "FAILED"}: {what}')
+        self.ok = self.ok and cond
+
+    def launch(self, name, cpu, extra=()):
+        sock = os.path.join(self.tmp, f'{name}.sock')
+        cmd = run_guest_mod.qemu_command(self.args.qemu, self.elf, [
             '-cpu', cpu, '-qmp', f'unix:{sock},server=on,wait=off'] +
             list(extra))
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
@@ -510,6 +538,7 @@ def migration_test(args):
                                 stderr=subprocess.STDOUT, bufsize=0)
         return proc, sock
 
+    @staticmethod
     def wait_migration(qmp):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -519,57 +548,172 @@ def migration_test(args):
             time.sleep(0.1)
         return 'timeout'
 
-    src, sock = launch('src', 'host,pmu=on')
-    dst = None
+    def save(self, name, cpu='host,pmu=on', fmt=None):
+        """The guest's state at its SYNC, in a file; its path."""
+        state = os.path.join(self.tmp, name)
+        src, sock = self.launch(name, cpu)
+        qmp = None
+        try:
+            qmp = QMP(sock)
+            for raw in src.stdout:
+                line = raw.decode(errors='replace').rstrip()
+                self.log.append(f'{name}: {line}')
+                if line == 'SYNC migrate':
+                    break
+            if fmt:
+                qmp.cmd('vpmu-set-migration-format', format=fmt)
+            qmp.cmd('stop')
+            qmp.cmd('migrate', uri=f'exec:cat > {state}')
+            self.expect(self.wait_migration(qmp) == 'completed',
+                        f'{name}: saved to a file')
+            qmp.cmd('quit')
+            src.wait(timeout=30)
+        finally:
+            if qmp:
+                qmp.close()
+            if src.poll() is None:
+                src.kill()
+        return state
+
+    def resume(self, name, state, cpu='host,pmu=on', accel=()):
+        """A destination from @state; the guest's checks must pass."""
+        dst, sock = self.launch(name, cpu, list(accel) +
+                                ['-incoming', f'exec:cat {state}'])
+        qmp = None
+        try:
+            qmp = QMP(sock)
+            self.expect(self.wait_migration(qmp) == 'completed',
+                        f'{name}: loaded from the file')
+            qmp.cmd('cont')
+            dst.stdin.write(b'g')
+            checks = 0
+            for raw in dst.stdout:
+                line = raw.decode(errors='replace').rstrip()
+                self.log.append(f'{name}: {line}')
+                checks += line.startswith('ok ')
+                if line.startswith('not ok'):
+                    self.expect(False, f'{name}: {line}')
+            status = dst.wait(timeout=60)
+            self.expect(status == 1 and checks >= 4, f'{name}: guest exited '
+                        f'cleanly (QEMU status {status}) after {checks} '
+                        'checks')
+        finally:
+            if qmp:
+                qmp.close()
+            if dst.poll() is None:
+                dst.kill()
+
+    def load_only(self, name, state, cpu='host,pmu=on', accel=()):
+        """A destination from @state that must load it; stopped then."""
+        dst, sock = self.launch(name, cpu, list(accel) +
+                                ['-incoming', f'exec:cat {state}'])
+        try:
+            qmp = QMP(sock)
+            self.expect(self.wait_migration(qmp) == 'completed',
+                        f'{name}: loads the stream')
+            qmp.cmd('quit')
+            qmp.close()
+            out = dst.communicate(timeout=30)[0]
+            self.log += [f'{name}: {l}' for l in
+                         out.decode(errors='replace').splitlines()]
+        finally:
+            if dst.poll() is None:
+                dst.kill()
+
+    def refuse(self, name, state, expect, cpu='host,pmu=on'):
+        """A destination from @state must fail, saying @expect."""
+        try:
+            bad = subprocess.run(
+                run_guest_mod.qemu_command(self.args.qemu, self.elf, [
+                    '-cpu', cpu, '-incoming', f'exec:cat {state}']),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, timeout=60)
+            status, out = bad.returncode, bad.stdout.decode(errors='replace')
+        except subprocess.TimeoutExpired:
+            status, out = 'none (still running after 60 s)', ''
+        self.log.append(f'{name}: {out.strip()}')
+        self.expect(status != 0 and expect in out,
+                    f'{name}: refused, saying "{expect}"')
+
+    def finish(self, name, start):
+        report(f'migration/{name} ({sum(l.startswith("ok") for l in self.log)}'
+               ' checks)', self.ok, time.monotonic() - start,
+               '\n'.join(self.log))
+        self.log, self.ok = [], True
+
+
+def cut_subsection(data, name, size):
+    """@data without each subsection @name (fields of @size bytes); count."""
+    head = b'\x05' + bytes([len(name)]) + name + b'\x00\x00\x00\x01'
+    parts = data.split(head)
+    return parts[0] + b''.join(p[size:] for p in parts[1:]), len(parts) - 1
+
+
+def migration_tests(args):
+    """
+    The rule of docs/system/i386/vpmu.rst, "Migration".  A default stream
+    carries cpu/vpmu and KVM's cpu/msr_architectural_pmu beside it: its
+    counts carry on, and a destination with another configuration refuses
+    it.  The 'kvm' format carries KVM's subsection only: a destination
+    with the vPMU imports it, counts and all, and one without the vPMU
+    (vpmu=kvm, as QEMU without qemu-vpmu) loads it.  A stream whose
+    cpu/vpmu was cut out still carries the counts, in KVM's subsection; a
+    KVM subsection with a counter this PMU lacks is refused, naming it.
+    """
+    m = Migration(args)
+    vpmu_sub, vpmu_size = b'cpu/vpmu', 5 * 4 + 5 * 8 + 8 * 8 + 12 * 8 + 1
+    kvm_sub = b'cpu/msr_architectural_pmu'
+
+    start = time.monotonic()
     try:
-        qmp = QMP(sock)
-        for raw in src.stdout:
-            line = raw.decode(errors='replace').rstrip()
-            log.append('src: ' + line)
-            if line == 'SYNC migrate':
-                break
-        qmp.cmd('stop')
-        qmp.cmd('migrate', uri=f'exec:cat > {state}')
-        expect(wait_migration(qmp) == 'completed', 'saved to a file')
-        qmp.cmd('quit')
-        qmp.close()
-        src.wait(timeout=30)
-
-        dst, sock = launch('dst', 'host,pmu=on',
-                           ['-incoming', f'exec:cat {state}'])
-        qmp = QMP(sock)
-        expect(wait_migration(qmp) == 'completed', 'loaded from the file')
-        qmp.cmd('cont')
-        dst.stdin.write(b'g')
-        for raw in dst.stdout:
-            log.append('dst: ' + raw.decode(errors='replace').rstrip())
-        status = dst.wait(timeout=60)
-        qmp.close()
-        expect(status == 1, f'guest exited cleanly (QEMU status {status})')
-
-        # Another configuration on the destination: a clear refusal.
-        bad = subprocess.run(
-            run_guest_mod.qemu_command(args.qemu, elf, [
-                '-cpu', 'host,pmu=on,pmu-gp-counters=8',
-                '-incoming', f'exec:cat {state}']),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, timeout=60)
-        out = bad.stdout.decode(errors='replace')
-        log.append('mismatch: ' + out.strip())
-        expect(bad.returncode != 0 and 'pmu-gp-counters=4, this QEMU' in out,
-               'a destination with 8 GP counters refuses a 4-counter stream')
+        state = m.save('src')
+        with open(state, 'rb') as f:
+            data = f.read()
+        m.expect(vpmu_sub + b'\x00\x00\x00\x01' in data and kvm_sub in data,
+                 'the stream has cpu/vpmu and cpu/msr_architectural_pmu')
+        m.resume('dst', state)
+        m.refuse('mismatch', state, 'pmu-gp-counters=4, this QEMU',
+                 cpu='host,pmu=on,pmu-gp-counters=8')
     except Exception as e:                      # noqa: BLE001
-        log.append(f'harness error: {e!r}')
-        ok = False
-    finally:
-        for p in (src, dst):
-            if p and p.poll() is None:
-                p.kill()
-    checks = [l for l in log if l.startswith('dst: ok ') or
-              l.startswith('src: ok ') or ' not ok ' in l]
-    ok = ok and not any(' not ok ' in l for l in log) and len(checks) >= 5
-    report(f'migration/counting-guest ({len(checks)} guest checks)', ok,
-           time.monotonic() - start, '\n'.join(log))
+        m.expect(False, f'harness error: {e!r}')
+    m.finish('counting-guest', start)
+
+    start = time.monotonic()
+    try:
+        kvm_state = m.save('kvm-src', fmt='kvm')
+        with open(kvm_state, 'rb') as f:
+            kdata = f.read()
+        m.expect(vpmu_sub + b'\x00' not in kdata and kvm_sub in kdata,
+                 'the kvm format has cpu/msr_architectural_pmu only')
+        m.resume('kvm-dst', kvm_state)
+        m.load_only('kvm-dst-vpmu-kvm', kvm_state, accel=['-accel',
+                                                           'kvm,vpmu=kvm'])
+        # KVM's subsection with PMC9 = 5: gp_counters[9] after four
+        # registers and three fixed counters.
+        head = b'\x05' + bytes([len(kvm_sub)]) + kvm_sub + \
+            b'\x00\x00\x00\x01'
+        at = kdata.index(head) + len(head) + 4 * 8 + 3 * 8 + 9 * 8
+        bad = os.path.join(m.tmp, 'bad-kvm')
+        with open(bad, 'wb') as f:
+            f.write(kdata[:at] + (5).to_bytes(8, 'big') + kdata[at + 8:])
+        m.refuse('kvm-pmc9', bad, 'IA32_PMC9 = 0x5, but this PMU has 4 '
+                 'general-purpose counters')
+    except Exception as e:                      # noqa: BLE001
+        m.expect(False, f'harness error: {e!r}')
+    m.finish('kvm-format', start)
+
+    start = time.monotonic()
+    try:
+        cut, n = cut_subsection(data, vpmu_sub, vpmu_size)
+        m.expect(n == 1 and vpmu_sub + b'\x00' not in cut,
+                 f'cut {n} cpu/vpmu subsection(s) out of the stream')
+        path = os.path.join(m.tmp, 'cut')
+        with open(path, 'wb') as f:
+            f.write(cut)
+        m.resume('cut-dst', path)
+    except Exception as e:                      # noqa: BLE001
+        m.expect(False, f'harness error: {e!r}')
+    m.finish('without-vpmu-subsection', start)
 
 
 def reset_test(args):
@@ -841,6 +985,54 @@ def libvirt_test(args):
            time.monotonic() - start, out)
 
 
+def config_tests(args):
+    """Settings QEMU must refuse, or start with and warn about."""
+    config_error_test(args, 'gp-counters-out-of-range',
+                      'host,pmu=on,pmu-gp-counters=9',
+                      'vPMU: pmu-gp-counters=9 is out of range 1..8')
+    config_error_test(args, 'version-out-of-range',
+                      'host,pmu=on,pmu-version=6',
+                      'vPMU: pmu-version=6 is out of range 2..5')
+    config_error_test(args, 'pmu-props-with-pmu-off',
+                      'host,pmu=off,pmu-gp-counters=2',
+                      'vPMU: -cpu pmu-gp-counters=... configures the '
+                      'userspace vPMU, which pmu=off turns off')
+    config_error_test(args, 'pmu-props-with-vpmu-kvm',
+                      'host,pmu=on,pmu-full-width-write=off',
+                      'vPMU: -cpu pmu-full-width-write=... configures '
+                      'the userspace vPMU, which -accel kvm,vpmu=kvm '
+                      'turns off', accel='kvm,vpmu=kvm')
+    config_error_test(args, 'accel-props-with-vpmu-kvm', 'host,pmu=on',
+                      'vPMU: -accel kvm,vpmu-filter=... configures the '
+                      'userspace vPMU, which -accel kvm,vpmu=kvm turns '
+                      'off', accel='kvm,vpmu=kvm,vpmu-filter=deny;0xc0')
+    config_warning_test(args, 'accel-props-with-pmu-off', 'host,pmu=off',
+                        'kvm,vpmu-release-ms=50', 'vPMU: -accel '
+                        'kvm,vpmu-release-ms=... has no effect on vCPUs '
+                        'with pmu=off')
+    if not os.path.exists('/sys/bus/event_source/devices/cpu'):
+        config_warning_test(args, 'rdpmc-in-software-mode', 'host,pmu=on',
+                            'kvm,vpmu-rdpmc=on', 'vPMU: -accel '
+                            'kvm,vpmu-rdpmc=... has no effect in '
+                            'software mode')
+    else:
+        report('config/rdpmc-in-software-mode', None, 0,
+               'NOT TESTED: this host has a PMU, so the backend runs in '
+               'hardware mode')
+    config_error_test(args, 'malformed-vpmu-filter', 'host,pmu=on',
+                      "vPMU filter: 'bogus' must start with 'allow' or "
+                      "'deny'", accel='kvm,vpmu-filter=bogus')
+    if not os.path.exists('/sys/bus/event_source/devices/cpu'):
+        config_error_test(args, 'hardware-backend-without-host-pmu',
+                          'host,pmu=on', 'vpmu-backend=hardware, but '
+                          'the host cannot count guest events',
+                          accel='kvm,vpmu-backend=hardware')
+    else:
+        report('config/hardware-backend-without-host-pmu', None, 0,
+               'NOT TESTED: this host has a PMU, so vpmu-backend='
+               'hardware is expected to work')
+
+
 def kvm_has_own_pmu():
     try:
         with open('/sys/module/kvm/parameters/enable_pmu') as f:
@@ -856,11 +1048,13 @@ SELECTABLE = {
     'host': host_test,
     'release-ms': release_ms_test,
     'fd-reserve': fd_reserve_test,
-    'migration': migration_test,
+    'migration': migration_tests,
     'reset': reset_test,
     'smp': smp_test,
     'hotplug': hotplug_test,
     'libvirt': libvirt_test,
+    'config': config_tests,
+    'conformance': conformance_tests,
 }
 
 
@@ -946,29 +1140,12 @@ def main():
         host_test(args)
         release_ms_test(args)
         fd_reserve_test(args)
-        migration_test(args)
+        migration_tests(args)
         reset_test(args)
         smp_test(args)
         hotplug_test(args)
         libvirt_test(args)
-        config_error_test(args, 'gp-counters-out-of-range',
-                          'host,pmu=on,pmu-gp-counters=9',
-                          'vPMU: pmu-gp-counters=9 is out of range 1..8')
-        config_error_test(args, 'version-out-of-range',
-                          'host,pmu=on,pmu-version=6',
-                          'vPMU: pmu-version=6 is out of range 2..5')
-        config_error_test(args, 'malformed-vpmu-filter', 'host,pmu=on',
-                          "vPMU filter: 'bogus' must start with 'allow' or "
-                          "'deny'", accel='kvm,vpmu-filter=bogus')
-        if not os.path.exists('/sys/bus/event_source/devices/cpu'):
-            config_error_test(args, 'hardware-backend-without-host-pmu',
-                              'host,pmu=on', 'vpmu-backend=hardware, but '
-                              'the host cannot count guest events',
-                              accel='kvm,vpmu-backend=hardware')
-        else:
-            report('config/hardware-backend-without-host-pmu', None, 0,
-                   'NOT TESTED: this host has a PMU, so vpmu-backend='
-                   'hardware is expected to work')
+        config_tests(args)
 
     print(f'{results["passed"]} passed, {results["failed"]} failed'
           + (f', {results["skipped"]} skipped' if results['skipped'] else ''))

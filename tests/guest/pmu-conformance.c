@@ -247,6 +247,65 @@ static void check_debugctl(void)
           "DEBUGCTL bit 63 is reserved (#GP)");
 }
 
+/*
+ * DEBUGCTL's other bits get what KVM gives a guest without LBR: LBR and
+ * BTF are ignored (they read back 0); bus-lock detection and RTM
+ * debugging need their CPUID bits; the BTS, trace and SMM bits #GP.
+ */
+static void check_debugctl_kvm_bits(void)
+{
+    uint32_t a, b, c, d;
+    uint64_t v = ~0ull;
+    unsigned bit;
+
+    cpuid(7, 0, &a, &b, &c, &d);
+    check(wrmsr_safe(MSR_IA32_DEBUGCTL, 0x3) == NO_EXCEPTION &&
+          rdmsr_safe(MSR_IA32_DEBUGCTL, &v) == NO_EXCEPTION && !(v & 0x3),
+          "DEBUGCTL.LBR and BTF are ignored: no LBR (0x%lx)", v);
+    for (bit = 6; bit <= 14; bit++) {
+        if (bit == 11 || bit == 12) {
+            continue;           /* the freeze bits, the vPMU's */
+        }
+        check(gp_on_write(MSR_IA32_DEBUGCTL, 1ull << bit),
+              "DEBUGCTL bit %u is not the guest's (#GP)", bit);
+    }
+    check(gp_on_write(MSR_IA32_DEBUGCTL, 1ull << 2) != !!(c & (1u << 24)),
+          "DEBUGCTL.BUS_LOCK_DETECT as CPUID.7.ECX[24] says (%u)",
+          !!(c & (1u << 24)));
+    check(gp_on_write(MSR_IA32_DEBUGCTL, 1ull << 15) != !!(b & (1u << 11)),
+          "DEBUGCTL.RTM_DEBUG as CPUID.7.EBX[11] (RTM) says (%u)",
+          !!(b & (1u << 11)));
+    wrmsr(MSR_IA32_DEBUGCTL, 0);
+}
+
+/*
+ * No LBR: every LBR MSR of every format #GPs (none may reach KVM's own
+ * LBR), while the MSRs that share their filter ranges stay KVM's.
+ */
+static void check_no_lbr(void)
+{
+    static const uint32_t lbr[] = {
+        0x1c8, 0x1c9, 0x40, 0x47, 0x60, 0x67, 0x680, 0x69f, 0x6c0, 0x6df,
+        0xdc0, 0xddf, 0x14ce, 0x14cf, 0x1200, 0x121f, 0x1500, 0x151f,
+        0x1600, 0x161f,
+    };
+    uint64_t v, sysenter_cs;
+    unsigned i, n = 0;
+
+    for (i = 0; i < sizeof(lbr) / sizeof(lbr[0]); i++) {
+        n += gp_on_read(lbr[i]) && gp_on_write(lbr[i], 0);
+    }
+    check(n == sizeof(lbr) / sizeof(lbr[0]), "%u of %u LBR MSRs #GP on "
+          "RDMSR and WRMSR", n, (unsigned)(sizeof(lbr) / sizeof(lbr[0])));
+    /* IA32_SYSENTER_CS (0x174) lies in the range of 0x40..0x1d9. */
+    sysenter_cs = rdmsr(0x174);
+    wrmsr(0x174, 0x10);
+    v = rdmsr(0x174);
+    wrmsr(0x174, sysenter_cs);
+    check(v == 0x10, "IA32_SYSENTER_CS, between routed MSRs, is KVM's "
+          "(0x%lx)", v);
+}
+
 int main(void)
 {
     version = cmdline_uint("version", 2);
@@ -264,5 +323,7 @@ int main(void)
     check_overflow();
     check_v4();
     check_debugctl();
+    check_debugctl_kvm_bits();
+    check_no_lbr();
     return 0;
 }

@@ -271,6 +271,14 @@ def accel_wrapper_xml(args, tmp, name, accel):
     dom.find('devices/emulator').text = \
         os.path.join(ROOT, 'scripts', 'qemu-vpmu-libvirt.sh')
     cmdline = dom.find(f'{{{QEMU_NS}}}commandline')
+    # vpmu=kvm refuses the userspace vPMU's -cpu properties: drop their
+    # -global pairs, which configure what this domain does not have.
+    qargs = cmdline.findall(f'{{{QEMU_NS}}}arg')
+    for flag, value in zip(qargs, qargs[1:]):
+        if flag.get('value') == '-global' and \
+                '.pmu-' in (value.get('value') or ''):
+            cmdline.remove(flag)
+            cmdline.remove(value)
     for name, value in (('QEMU_VPMU_BINARY', os.path.abspath(args.qemu)),
                         ('QEMU_VPMU_ACCEL', accel)):
         ET.SubElement(cmdline, f'{{{QEMU_NS}}}env',

@@ -30,6 +30,22 @@ static const VPMUMsrRange vpmu_msr_range_table[] = {
     { VPMU_MSR_A_PMC0, VPMU_MAX_GP },
     { VPMU_MSR_PERF_CAPABILITIES, 1 },
     { VPMU_MSR_DEBUGCTL, 1 },
+    /*
+     * The LBR MSRs of every format (SDM vol. 4): the model has no LBR yet,
+     * so they #GP, as for a CPU without LBR.  Routed here so that KVM's
+     * own LBR (on Intel hosts whose KVM has a PMU) never answers them
+     * behind the model's back.
+     */
+    { VPMU_MSR_LBR_SELECT, 2 },             /* LBR_SELECT, LASTBRANCH_TOS */
+    { VPMU_MSR_LBR_CORE_FROM, 8 },          /* Core 2, Atom: FROM, TO */
+    { VPMU_MSR_LBR_CORE_TO, 8 },
+    { VPMU_MSR_LBR_FROM, 32 },              /* Nehalem and later */
+    { VPMU_MSR_LBR_TO, 32 },
+    { VPMU_MSR_LBR_INFO, 32 },              /* Skylake and later */
+    { VPMU_MSR_ARCH_LBR_CTL, 2 },           /* architectural: CTL, DEPTH */
+    { VPMU_MSR_ARCH_LBR_INFO, 32 },
+    { VPMU_MSR_ARCH_LBR_FROM, 32 },
+    { VPMU_MSR_ARCH_LBR_TO, 32 },
     { 0, 0 },
 };
 const VPMUMsrRange *const vpmu_msr_ranges = vpmu_msr_range_table;
@@ -939,14 +955,14 @@ static bool vpmu_load_config(const VPMUState *s, const VPMUSavedState *in,
         int ours = *(const int *)((const char *)&s->cfg + fields[i].ours);
 
         if (saved != ours) {
-            error_setg(errp, "vPMU: the migration stream's PMU has %s=%d, "
+            error_setg(errp, "the migration stream's PMU has %s=%d, "
                        "this QEMU's has %d; start it with the source's "
                        "-cpu pmu-* settings", fields[i].prop, saved, ours);
             return false;
         }
     }
     if (in->perf_capabilities != s->cfg.perf_capabilities) {
-        error_setg(errp, "vPMU: the migration stream's IA32_PERF_CAPABILITIES"
+        error_setg(errp, "the migration stream's IA32_PERF_CAPABILITIES"
                    " is 0x%" PRIx64 ", this QEMU's 0x%" PRIx64 " (see "
                    "pmu-full-width-write)", in->perf_capabilities,
                    s->cfg.perf_capabilities);
@@ -1010,16 +1026,16 @@ static void vpmu_load_error(const VPMUState *s, uint32_t msr, uint64_t val,
 
     vpmu_msr_name(msr, name, sizeof(name));
     if (rsvd && counter) {
-        error_setg(errp, "vPMU: the migration stream's %s = 0x%" PRIx64
+        error_setg(errp, "the migration stream's %s = 0x%" PRIx64
                    " does not fit this PMU's %d-bit counters", name, val,
                    msr - VPMU_MSR_A_PMC0 < VPMU_MAX_GP ? s->cfg.gp_width
                                                        : s->cfg.fixed_width);
     } else if (rsvd) {
-        error_setg(errp, "vPMU: the migration stream's %s = 0x%" PRIx64
+        error_setg(errp, "the migration stream's %s = 0x%" PRIx64
                    " sets bits 0x%" PRIx64 " that are reserved in this PMU",
                    name, val, rsvd);
     } else {
-        error_setg(errp, "vPMU: the migration stream's %s = 0x%" PRIx64
+        error_setg(errp, "the migration stream's %s = 0x%" PRIx64
                    " is not valid for this PMU", name, val);
     }
 }
@@ -1049,7 +1065,7 @@ static bool vpmu_load_absent(const VPMUState *s, const VPMUSavedState *in,
         }
         if (val) {
             vpmu_msr_name(msr, name, sizeof(name));
-            error_setg(errp, "vPMU: the migration stream's %s = 0x%" PRIx64
+            error_setg(errp, "the migration stream's %s = 0x%" PRIx64
                        ", but this PMU has %d %s counters", name, val, have,
                        fixed ? "fixed" : "general-purpose");
             return false;

@@ -38,6 +38,11 @@ void qmp_vpmu_set_filter(VpmuFilter *filter, Error **errp)
     error_setg(errp, VPMU_UNAVAILABLE);
 }
 
+void qmp_vpmu_set_migration_format(VpmuMigrationFormat format, Error **errp)
+{
+    error_setg(errp, VPMU_UNAVAILABLE);
+}
+
 VpmuFilter *qmp_query_vpmu_filter(Error **errp)
 {
     error_setg(errp, VPMU_UNAVAILABLE);

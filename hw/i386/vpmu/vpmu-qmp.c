@@ -17,6 +17,7 @@
 #include "hw/core/cpu.h"
 #include "cpu.h"
 #include "kvm/vpmu-kvm.h"
+#include "hw/i386/vpmu-migration.h"
 #include "vpmu-mgmt.h"
 
 X86CPU *vpmu_mgmt_cpu(CPUState *cs)
@@ -132,6 +133,9 @@ static void vpmu_query_work(CPUState *cs, run_on_cpu_data data)
                     VPMU_BACKEND_MODE_HARDWARE : VPMU_BACKEND_MODE_SOFTWARE;
     info->version = cpu->vpmu->cfg.version;
     info->reclaimed = cpu->vpmu->reclaimed;
+    info->migration_format =
+        vpmu_migration_format() == VPMU_MIGRATION_KVM ?
+        VPMU_MIGRATION_FORMAT_KVM : VPMU_MIGRATION_FORMAT_QEMU_VPMU;
     for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
         if (vpmu_slot_present(cpu->vpmu, slot)) {
             QAPI_LIST_APPEND(tail, vpmu_counter_info(cpu, slot));
@@ -320,4 +324,13 @@ VpmuFilter *qmp_query_vpmu_filter(Error **errp)
     filter->has_fixed_counters = true;
     filter->fixed_counters = f.fixed_bitmap;
     return filter;
+}
+
+void qmp_vpmu_set_migration_format(VpmuMigrationFormat format, Error **errp)
+{
+    if (!vpmu_any(errp)) {
+        return;
+    }
+    vpmu_migration_set_format(format == VPMU_MIGRATION_FORMAT_KVM ?
+                              VPMU_MIGRATION_KVM : VPMU_MIGRATION_QEMU_VPMU);
 }

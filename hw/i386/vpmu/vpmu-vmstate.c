@@ -4,11 +4,31 @@
  * Copyright (c) 2026 The qemu-vpmu authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * A subsection of the CPU's vmstate, sent only for vCPUs whose PMU is
- * ours.  It carries VPMUSavedState through a temporary (VMSTATE_WITH_TMP):
- * the live state holds host-derived fields that must not travel, and the
- * incoming registers go through the model's own checks, like guest input,
- * before they are used.
+ * Two subsections of the CPU's vmstate can carry a vCPU's PMU:
+ * - ours, cpu/vpmu: VPMUSavedState (the configuration, every register,
+ *   a pending PMI), through a temporary (VMSTATE_WITH_TMP), since the
+ *   live state holds host-derived fields that must not travel;
+ * - KVM's, cpu/msr_architectural_pmu: QEMU's env->msr_* PMU fields (what
+ *   KVM_GET_MSRS reads), which QEMU without qemu-vpmu sends whenever one
+ *   of them is not 0, and loads into KVM's own PMU.
+ *
+ * The rule (docs/system/i386/vpmu.rst, "Migration"):
+ * - A source with the vPMU fills KVM's fields from the model before
+ *   saving, so KVM's subsection goes along, and sends cpu/vpmu too; with
+ *   the 'kvm' format (vpmu-migration-format, vpmu-set-migration-format)
+ *   it sends KVM's subsection only, which QEMU without qemu-vpmu loads:
+ *   that is how a fleet rolls back.
+ * - A destination with the vPMU takes cpu/vpmu when the stream has it.
+ *   Otherwise it imports KVM's subsection, counts and all.  Otherwise the
+ *   stream says that the source's PMU registers were all 0 (neither
+ *   subsection was needed: a source without a PMU, or KVM's vPMU at its
+ *   reset state on kernels that reset GLOBAL_CTRL to 0), and the model
+ *   takes that state.  Whatever it loads goes through the model's checks,
+ *   like guest input, and a stream that fails them is refused with the
+ *   register named.
+ *
+ * Serialized: VPMUSavedState, KVM's fields.  Rebuilt on load: every host
+ * event (the model re-creates those its registers ask for).
  */
 
 #include "qemu/osdep.h"
@@ -17,6 +37,222 @@
 #include "migration/vmstate.h"
 #include "cpu.h"
 #include "hw/i386/vpmu.h"
+#include "hw/i386/vpmu-migration.h"
+#include "trace.h"
+
+/* KVM's subsection carries 3 fixed counters (QEMU's MAX_FIXED_COUNTERS). */
+#define VPMU_KVM_FIXED      MIN(VPMU_MAX_FIXED, MAX_FIXED_COUNTERS)
+#define VPMU_FIXED_BIT(i)   (1ULL << (VPMU_FIXED_BASE_BIT + (i)))
+
+static VPMUMigrationFormat vpmu_format = VPMU_MIGRATION_QEMU_VPMU;
+
+/*
+ * The vCPUs whose cpu/vpmu came in the stream being loaded: filled by
+ * cpu/vpmu's post_load and emptied by the CPU's, which runs after every
+ * subsection.  Empty outside a load.
+ */
+static GHashTable *vpmu_loaded;
+
+void vpmu_migration_set_format(VPMUMigrationFormat format)
+{
+    vpmu_format = format;
+}
+
+VPMUMigrationFormat vpmu_migration_format(void)
+{
+    return vpmu_format;
+}
+
+/*
+ * What KVM's subsection cannot say, for a stream that has only it: said
+ * at each save, since a stock QEMU destination loses it.
+ */
+static void vpmu_kvm_format_losses(X86CPU *cpu, const VPMUSavedState *st)
+{
+    g_autoptr(GString) lost = g_string_new("");
+    unsigned i;
+
+    for (i = VPMU_KVM_FIXED; i < VPMU_MAX_FIXED; i++) {
+        if (st->value[VPMU_MAX_GP + i] ||
+            (st->fixed_ctr_ctrl >> (4 * i)) & 0xf ||
+            (st->global_ctrl | st->global_status) & VPMU_FIXED_BIT(i)) {
+            g_string_append_printf(lost, ", fixed counter %u", i);
+        }
+    }
+    if (st->debugctl) {
+        g_string_append_printf(lost, ", IA32_DEBUGCTL's freeze bits 0x%"
+                               PRIx64, st->debugctl);
+    }
+    if (st->pmi_pending) {
+        g_string_append(lost, ", a pending PMI");
+    }
+    if (lost->len) {
+        warn_report("vPMU: CPU %d: vpmu-migration-format=kvm loses%s; the "
+                    "destination also cannot check the PMU's configuration",
+                    CPU(cpu)->cpu_index, lost->str + 1);
+    }
+}
+
+void vpmu_migration_pre_save(X86CPU *cpu)
+{
+    CPUX86State *env = &cpu->env;
+    VPMUSavedState st;
+    uint64_t not_kvm = 0;       /* bits of the fixed counters KVM's lacks */
+    unsigned i;
+
+    if (!cpu->vpmu) {
+        return;
+    }
+    vpmu_save_state(cpu->vpmu, &st);
+    for (i = VPMU_KVM_FIXED; i < VPMU_MAX_FIXED; i++) {
+        not_kvm |= VPMU_FIXED_BIT(i);
+    }
+    env->msr_fixed_ctr_ctrl = st.fixed_ctr_ctrl &
+                              ((1ULL << (4 * VPMU_KVM_FIXED)) - 1);
+    env->msr_global_ctrl = st.global_ctrl & ~not_kvm;
+    env->msr_global_status = st.global_status & ~not_kvm;
+    /* A command, not state: KVM reads it as 0. */
+    env->msr_global_ovf_ctrl = 0;
+    for (i = 0; i < MAX_FIXED_COUNTERS; i++) {
+        env->msr_fixed_counters[i] = i < VPMU_KVM_FIXED ?
+                                     st.value[VPMU_MAX_GP + i] : 0;
+    }
+    for (i = 0; i < MAX_GP_COUNTERS; i++) {
+        env->msr_gp_counters[i] = i < VPMU_MAX_GP ? st.value[i] : 0;
+        env->msr_gp_evtsel[i] = i < VPMU_MAX_GP ? st.eventsel[i] : 0;
+    }
+    if (vpmu_format == VPMU_MIGRATION_KVM) {
+        vpmu_kvm_format_losses(cpu, &st);
+    }
+}
+
+void vpmu_migration_pre_load(X86CPU *cpu)
+{
+    CPUX86State *env = &cpu->env;
+
+    if (!cpu->vpmu) {
+        return;                 /* KVM's fields stay as QEMU has them */
+    }
+    /* So that KVM's fields say whether its subsection came. */
+    env->msr_fixed_ctr_ctrl = env->msr_global_ctrl = 0;
+    env->msr_global_status = env->msr_global_ovf_ctrl = 0;
+    memset(env->msr_fixed_counters, 0, sizeof(env->msr_fixed_counters));
+    memset(env->msr_gp_counters, 0, sizeof(env->msr_gp_counters));
+    memset(env->msr_gp_evtsel, 0, sizeof(env->msr_gp_evtsel));
+    if (vpmu_loaded) {
+        g_hash_table_remove(vpmu_loaded, cpu);
+    }
+}
+
+/* KVM's subsection came: all its fields are 0 only when it did not. */
+static bool vpmu_kvm_fields_set(const CPUX86State *env)
+{
+    unsigned i;
+
+    if (env->msr_fixed_ctr_ctrl || env->msr_global_ctrl ||
+        env->msr_global_status || env->msr_global_ovf_ctrl) {
+        return true;
+    }
+    for (i = 0; i < MAX_FIXED_COUNTERS; i++) {
+        if (env->msr_fixed_counters[i]) {
+            return true;
+        }
+    }
+    for (i = 0; i < MAX_GP_COUNTERS; i++) {
+        if (env->msr_gp_counters[i] || env->msr_gp_evtsel[i]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * KVM's fields as VPMUSavedState, for this vPMU's configuration (KVM's
+ * subsection has none to check).  Counters our model cannot hold must be
+ * empty; IA32_PERF_GLOBAL_OVF_CTRL is a command, not state, but must not
+ * set bits no PMU has.
+ */
+static bool vpmu_import_kvm(X86CPU *cpu, VPMUSavedState *st, Error **errp)
+{
+    const VPMUConfig *cfg = &cpu->vpmu->cfg;
+    CPUX86State *env = &cpu->env;
+    char name[32];
+    unsigned i;
+
+    memset(st, 0, sizeof(*st));
+    st->version = cfg->version;
+    st->nr_gp = cfg->nr_gp;
+    st->nr_fixed = cfg->nr_fixed;
+    st->gp_width = cfg->gp_width;
+    st->fixed_width = cfg->fixed_width;
+    st->perf_capabilities = cfg->perf_capabilities;
+    for (i = VPMU_MAX_GP; i < MAX_GP_COUNTERS; i++) {
+        uint32_t msr = env->msr_gp_counters[i] ? VPMU_MSR_PMC0 + i
+                                               : VPMU_MSR_PERFEVTSEL0 + i;
+        uint64_t val = env->msr_gp_counters[i] ?: env->msr_gp_evtsel[i];
+
+        if (val) {
+            snprintf(name, sizeof(name), "%s%u", msr == VPMU_MSR_PMC0 + i ?
+                     "IA32_PMC" : "IA32_PERFEVTSEL", i);
+            error_setg(errp, "the migration stream's %s = 0x%" PRIx64
+                       ", but this PMU has %d general-purpose counters",
+                       name, val, cfg->nr_gp);
+            return false;
+        }
+    }
+    if (env->msr_global_ovf_ctrl & 0x3fffff00ffffff00ULL) {
+        error_setg(errp, "the migration stream's "
+                   "IA32_PERF_GLOBAL_OVF_CTRL = 0x%" PRIx64 " sets reserved "
+                   "bits", env->msr_global_ovf_ctrl);
+        return false;
+    }
+    st->fixed_ctr_ctrl = env->msr_fixed_ctr_ctrl;
+    st->global_ctrl = env->msr_global_ctrl;
+    st->global_status = env->msr_global_status;
+    for (i = 0; i < VPMU_MAX_GP; i++) {
+        st->eventsel[i] = env->msr_gp_evtsel[i];
+        st->value[i] = env->msr_gp_counters[i];
+    }
+    for (i = 0; i < VPMU_KVM_FIXED; i++) {
+        st->value[VPMU_MAX_GP + i] = env->msr_fixed_counters[i];
+    }
+    return true;
+}
+
+int vpmu_migration_post_load(X86CPU *cpu)
+{
+    VPMUSavedState st;
+    Error *err = NULL;
+    const char *from;
+
+    if (!cpu->vpmu) {
+        return 0;
+    }
+    if (vpmu_loaded && g_hash_table_remove(vpmu_loaded, cpu)) {
+        return 0;               /* cpu/vpmu came, and is loaded */
+    }
+    if (vpmu_kvm_fields_set(&cpu->env)) {
+        from = "kvm";
+        if (!vpmu_import_kvm(cpu, &st, &err)) {
+            goto fail;
+        }
+    } else {
+        /* Neither subsection: every PMU register of the source was 0. */
+        from = "none";
+        vpmu_import_kvm(cpu, &st, &error_abort);
+    }
+    if (!vpmu_load_state(cpu->vpmu, &st, &err)) {
+        goto fail;
+    }
+    trace_vpmu_migration_import(CPU(cpu)->cpu_index, from);
+    return 0;
+
+fail:
+    error_prepend(&err, "vPMU: CPU %d, from KVM's PMU subsection "
+                  "(cpu/msr_architectural_pmu): ", CPU(cpu)->cpu_index);
+    error_report_err(err);
+    return -1;
+}
 
 typedef struct VPMUMigTmp {
     X86CPU *parent;
@@ -44,9 +280,15 @@ static int vpmu_tmp_post_load(void *opaque, int version_id)
         return -EINVAL;
     }
     if (!vpmu_load_state(tmp->parent->vpmu, &tmp->st, &err)) {
+        error_prepend(&err, "vPMU: CPU %d: ", CPU(tmp->parent)->cpu_index);
         error_report_err(err);
         return -EINVAL;
     }
+    if (!vpmu_loaded) {
+        vpmu_loaded = g_hash_table_new(NULL, NULL);
+    }
+    g_hash_table_add(vpmu_loaded, tmp->parent);
+    trace_vpmu_migration_import(CPU(tmp->parent)->cpu_index, "qemu-vpmu");
     return 0;
 }
 
@@ -72,11 +314,12 @@ static const VMStateDescription vmstate_vpmu_tmp = {
     },
 };
 
+/* Not with the 'kvm' format, whose streams QEMU without qemu-vpmu loads. */
 static bool vpmu_needed(void *opaque)
 {
     X86CPU *cpu = opaque;
 
-    return cpu->vpmu != NULL;
+    return cpu->vpmu != NULL && vpmu_format != VPMU_MIGRATION_KVM;
 }
 
 const VMStateDescription vmstate_vpmu = {

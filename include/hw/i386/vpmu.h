@@ -27,6 +27,20 @@
 #define VPMU_MSR_PERF_GLOBAL_INUSE      0x392
 #define VPMU_MSR_A_PMC0                 0x4c1
 
+/* LBR MSRs (SDM vol. 4): legacy formats, then architectural LBR. */
+#define VPMU_MSR_LBR_SELECT             0x1c8
+#define VPMU_MSR_LBR_TOS                0x1c9
+#define VPMU_MSR_LBR_CORE_FROM          0x40
+#define VPMU_MSR_LBR_CORE_TO            0x60
+#define VPMU_MSR_LBR_FROM               0x680
+#define VPMU_MSR_LBR_TO                 0x6c0
+#define VPMU_MSR_LBR_INFO               0xdc0
+#define VPMU_MSR_ARCH_LBR_CTL           0x14ce
+#define VPMU_MSR_ARCH_LBR_DEPTH         0x14cf
+#define VPMU_MSR_ARCH_LBR_INFO          0x1200
+#define VPMU_MSR_ARCH_LBR_FROM          0x1500
+#define VPMU_MSR_ARCH_LBR_TO            0x1600
+
 /* IA32_PERFEVTSELx fields. */
 #define VPMU_EVTSEL_EVENT               0x000000ffULL
 #define VPMU_EVTSEL_UMASK               0x0000ff00ULL

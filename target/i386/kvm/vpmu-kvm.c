@@ -26,6 +26,7 @@
 #include "hw/pci/msi.h"
 #include "hw/i386/vpmu.h"
 #include "hw/i386/vpmu-perf.h"
+#include "hw/i386/vpmu-migration.h"
 #include "vpmu-kvm.h"
 #include "trace/trace-hw_i386_vpmu.h"
 
@@ -34,6 +35,16 @@
  * (QEMU keeps SIG_IPI, SIGUSR1, for its own kicks).
  */
 #define KVM_VPMU_SIGNAL (SIGRTMIN + 6)
+
+/* Clear @n bits of a byte bitmap (KVM's MSR filter layout) from @start. */
+static void bitmap_clear_u8(uint8_t *map, unsigned start, unsigned n)
+{
+    unsigned i;
+
+    for (i = start; i < start + n; i++) {
+        map[i / BITS_PER_BYTE] &= ~(1u << (i % BITS_PER_BYTE));
+    }
+}
 
 /* Per-VM settings: -accel kvm,vpmu=...,vpmu-backend=...,... */
 static KVMVPMUImpl kvm_vpmu_impl = KVM_VPMU_IMPL_USERSPACE;
@@ -48,6 +59,51 @@ static uint64_t kvm_vpmu_instances;
 /* The event filter new vCPUs start with (vpmu-filter, vpmu-set-filter). */
 static bool kvm_vpmu_has_filter;
 static VPMUEventFilter kvm_vpmu_filter = { .deny = true };
+
+/*
+ * The accelerator properties given on the command line, so that one that
+ * cannot apply (vpmu=kvm, no vCPU with pmu=on, software mode) says so.
+ */
+enum {
+    KVM_VPMU_SET_BACKEND,
+    KVM_VPMU_SET_PINNED,
+    KVM_VPMU_SET_SCALE,
+    KVM_VPMU_SET_RDPMC,
+    KVM_VPMU_SET_RELEASE_MS,
+    KVM_VPMU_SET_MONITOR_MS,
+    KVM_VPMU_SET_FILTER,
+    KVM_VPMU_SET_MIGRATION_FORMAT,
+    KVM_VPMU_NR_PROPS,
+};
+static const char *const kvm_vpmu_prop_names[KVM_VPMU_NR_PROPS] = {
+    [KVM_VPMU_SET_BACKEND] = "vpmu-backend",
+    [KVM_VPMU_SET_PINNED] = "vpmu-pinned",
+    [KVM_VPMU_SET_SCALE] = "vpmu-scale",
+    [KVM_VPMU_SET_RDPMC] = "vpmu-rdpmc",
+    [KVM_VPMU_SET_RELEASE_MS] = "vpmu-release-ms",
+    [KVM_VPMU_SET_MONITOR_MS] = "vpmu-monitor-ms",
+    [KVM_VPMU_SET_FILTER] = "vpmu-filter",
+    [KVM_VPMU_SET_MIGRATION_FORMAT] = "vpmu-migration-format",
+};
+static unsigned kvm_vpmu_props_set;
+
+static void kvm_vpmu_prop_set(unsigned prop)
+{
+    kvm_vpmu_props_set |= 1u << prop;
+}
+
+/* The first of @props that was set, or NULL. */
+static const char *kvm_vpmu_prop_given(unsigned props)
+{
+    unsigned i;
+
+    for (i = 0; i < KVM_VPMU_NR_PROPS; i++) {
+        if (props & kvm_vpmu_props_set & (1u << i)) {
+            return kvm_vpmu_prop_names[i];
+        }
+    }
+    return NULL;
+}
 
 /* The glue's per-vCPU state around the model (cpu->vpmu points inside). */
 typedef struct KVMVPMU {
@@ -106,6 +162,7 @@ static int kvm_vpmu_get_backend(Object *obj, Error **errp)
 static void kvm_vpmu_set_backend(Object *obj, int value, Error **errp)
 {
     kvm_vpmu_perf_opts.mode = value;
+    kvm_vpmu_prop_set(KVM_VPMU_SET_BACKEND);
 }
 
 static bool kvm_vpmu_get_pinned(Object *obj, Error **errp)
@@ -116,6 +173,7 @@ static bool kvm_vpmu_get_pinned(Object *obj, Error **errp)
 static void kvm_vpmu_set_pinned(Object *obj, bool value, Error **errp)
 {
     kvm_vpmu_perf_opts.pinned = value;
+    kvm_vpmu_prop_set(KVM_VPMU_SET_PINNED);
 }
 
 static bool kvm_vpmu_get_scale(Object *obj, Error **errp)
@@ -126,6 +184,7 @@ static bool kvm_vpmu_get_scale(Object *obj, Error **errp)
 static void kvm_vpmu_set_scale(Object *obj, bool value, Error **errp)
 {
     kvm_vpmu_perf_opts.scale = value;
+    kvm_vpmu_prop_set(KVM_VPMU_SET_SCALE);
 }
 
 static bool kvm_vpmu_get_rdpmc(Object *obj, Error **errp)
@@ -136,6 +195,7 @@ static bool kvm_vpmu_get_rdpmc(Object *obj, Error **errp)
 static void kvm_vpmu_set_rdpmc(Object *obj, bool value, Error **errp)
 {
     kvm_vpmu_perf_opts.user_rdpmc = value;
+    kvm_vpmu_prop_set(KVM_VPMU_SET_RDPMC);
 }
 
 static void kvm_vpmu_get_release_ms(Object *obj, Visitor *v, const char *name,
@@ -147,7 +207,9 @@ static void kvm_vpmu_get_release_ms(Object *obj, Visitor *v, const char *name,
 static void kvm_vpmu_set_release_ms(Object *obj, Visitor *v, const char *name,
                                     void *opaque, Error **errp)
 {
-    visit_type_uint32(v, name, &kvm_vpmu_release_ms, errp);
+    if (visit_type_uint32(v, name, &kvm_vpmu_release_ms, errp)) {
+        kvm_vpmu_prop_set(KVM_VPMU_SET_RELEASE_MS);
+    }
 }
 
 static void kvm_vpmu_get_monitor_ms(Object *obj, Visitor *v,
@@ -173,6 +235,7 @@ static void kvm_vpmu_set_monitor_ms(Object *obj, Visitor *v,
         return;
     }
     kvm_vpmu_monitor_interval_ms = ms;
+    kvm_vpmu_prop_set(KVM_VPMU_SET_MONITOR_MS);
 }
 
 static void kvm_vpmu_set_filter_str(Object *obj, const char *str,
@@ -184,6 +247,29 @@ static void kvm_vpmu_set_filter_str(Object *obj, const char *str,
         return;
     }
     kvm_vpmu_set_vm_filter(&f);
+    kvm_vpmu_prop_set(KVM_VPMU_SET_FILTER);
+}
+
+static const char *const kvm_vpmu_migration_format_names[] = {
+    [VPMU_MIGRATION_QEMU_VPMU] = "qemu-vpmu",
+    [VPMU_MIGRATION_KVM] = "kvm",
+};
+
+static const QEnumLookup kvm_vpmu_migration_format_lookup = {
+    .array = kvm_vpmu_migration_format_names,
+    .size = ARRAY_SIZE(kvm_vpmu_migration_format_names),
+};
+
+static int kvm_vpmu_get_migration_format(Object *obj, Error **errp)
+{
+    return vpmu_migration_format();
+}
+
+static void kvm_vpmu_set_migration_format(Object *obj, int value,
+                                          Error **errp)
+{
+    vpmu_migration_set_format(value);
+    kvm_vpmu_prop_set(KVM_VPMU_SET_MIGRATION_FORMAT);
 }
 
 static int kvm_vpmu_get_impl(Object *obj, Error **errp)
@@ -244,6 +330,15 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
         "Guest events allowed to count: 'allow' or 'deny', then "
         "';'-separated EVENT[:UMASK] and fixed=BITMAP, e.g. "
         "'deny;0xc0:0x00;fixed=0x1'");
+    object_class_property_add_enum(oc, "vpmu-migration-format",
+                                   "VpmuMigrationFormat",
+                                   &kvm_vpmu_migration_format_lookup,
+                                   kvm_vpmu_get_migration_format,
+                                   kvm_vpmu_set_migration_format);
+    object_class_property_set_description(oc, "vpmu-migration-format",
+        "What migration sends for a vCPU's PMU: 'qemu-vpmu' (default: "
+        "the vPMU's state, and KVM's PMU state beside it) or 'kvm' "
+        "(KVM's only, which QEMU without qemu-vpmu loads)");
 }
 
 VPMUPerf *kvm_vpmu_backend(X86CPU *cpu)
@@ -383,8 +478,9 @@ static bool kvm_vpmu_config(X86CPU *cpu, VPMUConfig *cfg, Error **errp)
     if (cpu->vpmu_counter_width != -1) {
         cfg->gp_width = cfg->fixed_width = cpu->vpmu_counter_width;
     }
-    cfg->perf_capabilities = cpu->vpmu_full_width_write ?
-                             VPMU_PERF_CAP_FW_WRITE : 0;
+    cfg->perf_capabilities =
+        cpu->vpmu_full_width_write != ON_OFF_AUTO_OFF ?
+        VPMU_PERF_CAP_FW_WRITE : 0;
     return vpmu_config_check(cfg, errp);
 }
 
@@ -472,6 +568,90 @@ static void kvm_vpmu_set_preempt(Object *obj, Visitor *visitor,
     run_on_cpu(v->cs, kvm_vpmu_preempt_work, RUN_ON_CPU_HOST_ULONG(bits));
 }
 
+/* The -cpu pmu-* property the user set, or NULL. */
+static const char *kvm_vpmu_cpu_prop_given(X86CPU *cpu)
+{
+    if (cpu->vpmu_version != -1) {
+        return "pmu-version";
+    }
+    if (cpu->vpmu_gp_counters != -1) {
+        return "pmu-gp-counters";
+    }
+    if (cpu->vpmu_fixed_counters != -1) {
+        return "pmu-fixed-counters";
+    }
+    if (cpu->vpmu_counter_width != -1) {
+        return "pmu-counter-width";
+    }
+    if (cpu->vpmu_full_width_write != ON_OFF_AUTO_AUTO) {
+        return "pmu-full-width-write";
+    }
+    return NULL;
+}
+
+/*
+ * Settings that cannot apply are refused (or, where they may apply to
+ * other vCPUs, warned about), never silently ignored.
+ */
+static bool kvm_vpmu_check_applicable(X86CPU *cpu, Error **errp)
+{
+    bool userspace = kvm_vpmu_impl == KVM_VPMU_IMPL_USERSPACE;
+    const char *prop = kvm_vpmu_cpu_prop_given(cpu);
+    const char *accel = kvm_vpmu_prop_given(~0u);
+
+    if (!userspace && accel) {
+        error_setg(errp, "vPMU: -accel kvm,%s=... configures the userspace "
+                   "vPMU, which -accel kvm,vpmu=kvm turns off; drop it, or "
+                   "use vpmu=userspace", accel);
+        return false;
+    }
+    if (prop && (!userspace || !cpu->enable_pmu)) {
+        error_setg(errp, "vPMU: -cpu %s=... configures the userspace vPMU, "
+                   "which %s; drop it, or use pmu=on with -accel "
+                   "kvm,vpmu=userspace", prop, !cpu->enable_pmu ?
+                   "pmu=off turns off" : "-accel kvm,vpmu=kvm turns off");
+        return false;
+    }
+    if (!cpu->enable_pmu && accel) {
+        warn_report_once("vPMU: -accel kvm,%s=... has no effect on vCPUs "
+                         "with pmu=off", accel);
+    }
+    /* KVM's LBR would be live behind our model: not until we have LBR. */
+    if (userspace && cpu->enable_pmu && cpu->lbr_fmt != ~PERF_CAP_LBR_FMT &&
+        (cpu->lbr_fmt & PERF_CAP_LBR_FMT)) {
+        error_setg(errp, "vPMU: lbr-fmt=0x%" PRIx64 ": the userspace vPMU "
+                   "has no LBR yet; drop lbr-fmt, or use -accel "
+                   "kvm,vpmu=kvm for KVM's", cpu->lbr_fmt);
+        return false;
+    }
+    return true;
+}
+
+/* Backend settings that the mode the host allows cannot honour. */
+static void kvm_vpmu_check_backend(VPMUPerf *backend)
+{
+    static bool said;
+    const char *prop;
+
+    if (said) {
+        return;
+    }
+    said = true;
+    if (vpmu_perf_mode(backend) == VPMU_PERF_SOFTWARE) {
+        prop = kvm_vpmu_prop_given(1u << KVM_VPMU_SET_PINNED |
+                                   1u << KVM_VPMU_SET_SCALE |
+                                   1u << KVM_VPMU_SET_RDPMC);
+        if (prop) {
+            warn_report("vPMU: -accel kvm,%s=... has no effect in software "
+                        "mode: its task-clock events have no host counter "
+                        "to pin, share or read with RDPMC", prop);
+        }
+    } else if (kvm_vpmu_perf_opts.user_rdpmc && kvm_vpmu_perf_opts.scale) {
+        warn_report("vPMU: vpmu-rdpmc=on has no effect with vpmu-scale=on, "
+                    "which needs every read's times from read()");
+    }
+}
+
 bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -481,6 +661,9 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     VPMUPerf *backend;
     KVMVPMU *v;
 
+    if (!kvm_vpmu_check_applicable(cpu, errp)) {
+        return false;
+    }
     if (!cpu->enable_pmu || kvm_vpmu_impl != KVM_VPMU_IMPL_USERSPACE) {
         return true;
     }
@@ -498,6 +681,15 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     if (!backend) {
         return false;
     }
+    kvm_vpmu_check_backend(backend);
+    /*
+     * KVM is given IA32_PERF_CAPABILITIES (KVM_SET_MSRS) while its own PMU
+     * stays behind our filter: an LBR format or PEBS bits there would let
+     * KVM's LBR and PEBS machinery live behind the model (DEBUGCTL.LBR,
+     * the LBR MSRs, PEBS_ENABLE), while the guest reads from us that it
+     * has neither.  Only full-width writes are ours to offer.
+     */
+    env->features[FEAT_PERF_CAPABILITIES] &= VPMU_PERF_CAP_SUPPORTED;
     /*
      * RDPMC never exits to QEMU: KVM answers it from its own PMU, and
      * where KVM has none (kvm.enable_pmu=0, or no host PMU) it raises #GP.
@@ -576,11 +768,37 @@ static bool kvm_vpmu_kvm_msr(X86CPU *cpu, uint32_t index, uint64_t *val,
     return true;
 }
 
+/* IA32_DEBUGCTL bits that are KVM's (SDM vol. 4). */
+#define DEBUGCTL_LBR                (1ULL << 0)
+#define DEBUGCTL_BTF                (1ULL << 1)
+#define DEBUGCTL_BUS_LOCK_DETECT    (1ULL << 2)
+#define DEBUGCTL_RTM_DEBUG          (1ULL << 15)
+
 /*
  * IA32_DEBUGCTL is shared: its PMU bits (freeze on PMI) are the model's,
- * the rest (BTF, LBR until our LBR work, bus-lock detect...) stay KVM's.
- * KVM refusing its part means reserved bits: #GP, as KVM would raise.
+ * the rest KVM's.  We give KVM the guest's bits with a host-initiated
+ * write, which KVM checks only against the host (vmx.c,
+ * vmx_get_supported_debugctl(vcpu, host_initiated)): so the guest gets
+ * here what KVM lets a guest write, by the guest's CPUID.  Bus-lock
+ * detection and RTM debugging with their CPUID bits; LBR and BTF are
+ * dropped, as KVM drops them for a guest without LBR (VMX has no BTF;
+ * our vPMU has no LBR yet, and KVM's must not record behind it); every
+ * other bit raises #GP.
  */
+static uint64_t kvm_vpmu_debugctl_allowed(X86CPU *cpu)
+{
+    CPUX86State *env = &cpu->env;
+    uint64_t allowed = 0;
+
+    if (env->features[FEAT_7_0_ECX] & CPUID_7_0_ECX_BUS_LOCK_DETECT) {
+        allowed |= DEBUGCTL_BUS_LOCK_DETECT;
+    }
+    if (env->features[FEAT_7_0_EBX] & CPUID_7_0_EBX_RTM) {
+        allowed |= DEBUGCTL_RTM_DEBUG;
+    }
+    return allowed;
+}
+
 static bool kvm_vpmu_kvm_debugctl(X86CPU *cpu, uint64_t *val, bool write)
 {
     return kvm_vpmu_kvm_msr(cpu, VPMU_MSR_DEBUGCTL, val, write);
@@ -601,7 +819,7 @@ static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
             !vpmu_msr_read(cpu->vpmu, msr, &pmu_part, false)) {
             return false;
         }
-        *val = (kvm_part & ~VPMU_DEBUGCTL_PMU_BITS) | pmu_part;
+        *val = (kvm_part & kvm_vpmu_debugctl_allowed(cpu)) | pmu_part;
         return true;
     }
     return vpmu_msr_read(cpu->vpmu, msr, val, false);
@@ -610,6 +828,7 @@ static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
 static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
 {
     uint64_t old_pmu_part, kvm_part = val & ~VPMU_DEBUGCTL_PMU_BITS;
+    uint64_t dropped, refused;
     bool ok;
 
     if (!cpu->vpmu) {
@@ -618,6 +837,21 @@ static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
     kvm_vpmu(cpu)->msr_exits++;
     kvm_vpmu(cpu)->rdpmc_stale = true;
     if (msr == VPMU_MSR_DEBUGCTL) {
+        dropped = kvm_part & (DEBUGCTL_LBR | DEBUGCTL_BTF);
+        refused = kvm_part & ~dropped & ~VPMU_DEBUGCTL_RESERVED &
+                  ~kvm_vpmu_debugctl_allowed(cpu);
+        if (refused) {
+            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR DEBUGCTL <- 0x%"
+                          PRIx64 ": bits 0x%" PRIx64 " are not available "
+                          "to this guest (#GP)\n", val, refused);
+            return false;
+        }
+        if (dropped) {
+            qemu_log_mask(LOG_UNIMP, "vpmu: WRMSR DEBUGCTL <- 0x%" PRIx64
+                          ": LBR and BTF are not supported, bits 0x%" PRIx64
+                          " ignored\n", val, dropped);
+            kvm_part &= ~dropped;
+        }
         /* The model checks the reserved bits before KVM sees anything. */
         vpmu_msr_read(cpu->vpmu, msr, &old_pmu_part, true);
         if (!vpmu_msr_write(cpu->vpmu, msr, val, false)) {
@@ -863,10 +1097,74 @@ static void kvm_vpmu_init_signal(void)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+static gint kvm_vpmu_range_cmp(gconstpointer a, gconstpointer b)
+{
+    const VPMUMsrRange *x = a, *y = b;
+
+    return x->base < y->base ? -1 : x->base > y->base;
+}
+
+/*
+ * Blocks of the model's MSRs fewer than this many MSRs apart share one
+ * filter range, whose bitmap leaves the MSRs between them to KVM: KVM
+ * allows 16 ranges, QEMU takes up to 5 (MSR_CORE_THREAD_COUNT, RAPL), and
+ * the PMU and LBR blocks make 7 ranges this way instead of 17.  Small
+ * enough not to reach the MSRs of QEMU's own ranges (0x35, 0x606-0x641).
+ */
+#define KVM_VPMU_FILTER_MERGE 0x100
+
+/* Route every MSR the model decodes to it, in as few ranges as is safe. */
+static int kvm_vpmu_install_filter(KVMState *s)
+{
+    g_autoptr(GArray) blocks = g_array_new(false, false,
+                                           sizeof(VPMUMsrRange));
+    const unsigned max = KVM_MSR_FILTER_MAX_BITMAP_SIZE * BITS_PER_BYTE;
+    const VPMUMsrRange *r;
+    unsigned i = 0, j, k;
+    int ret;
+
+    for (r = vpmu_msr_ranges; r->nmsrs; r++) {
+        g_array_append_val(blocks, *r);
+    }
+    g_array_sort(blocks, kvm_vpmu_range_cmp);
+    while (i < blocks->len) {
+        const VPMUMsrRange *first = &g_array_index(blocks, VPMUMsrRange, i);
+        uint32_t base = first->base, end = base + first->nmsrs;
+        g_autofree uint8_t *allow = NULL;
+
+        for (j = i + 1; j < blocks->len; j++) {
+            r = &g_array_index(blocks, VPMUMsrRange, j);
+            if (r->base - end >= KVM_VPMU_FILTER_MERGE ||
+                r->base + r->nmsrs - base > max) {
+                break;
+            }
+            end = MAX(end, r->base + r->nmsrs);
+        }
+        /* Set: KVM handles it.  Clear: it exits to the model. */
+        allow = g_malloc(DIV_ROUND_UP(end - base, BITS_PER_BYTE));
+        memset(allow, 0xff, DIV_ROUND_UP(end - base, BITS_PER_BYTE));
+        for (k = i; k < j; k++) {
+            r = &g_array_index(blocks, VPMUMsrRange, k);
+            bitmap_clear_u8(allow, r->base - base, r->nmsrs);
+        }
+        ret = kvm_filter_msr_range(s, base, end - base, allow,
+                                   kvm_vpmu_rdmsr, kvm_vpmu_wrmsr);
+        trace_vpmu_kvm_filter_range(base, end - base, j - i, ret);
+        if (ret < 0) {
+            error_report("vPMU: cannot route MSRs 0x%x..0x%x to QEMU "
+                         "(KVM_X86_SET_MSR_FILTER: %s); the host kernel needs "
+                         "KVM_CAP_X86_USER_SPACE_MSR and free filter ranges",
+                         base, end - 1, strerror(-ret));
+            return ret;
+        }
+        i = j;
+    }
+    return 0;
+}
+
 int kvm_vpmu_init_vcpu(X86CPU *cpu)
 {
     CPUState *cs = CPU(cpu);
-    const VPMUMsrRange *r;
     int ret;
 
     if (!cpu->vpmu) {
@@ -881,19 +1179,9 @@ int kvm_vpmu_init_vcpu(X86CPU *cpu)
     if (kvm_vpmu_filter_installed) {
         return 0;
     }
-    for (r = vpmu_msr_ranges; r->nmsrs; r++) {
-        ret = kvm_filter_msr_range(cs->kvm_state, r->base, r->nmsrs,
-                                   kvm_vpmu_rdmsr, kvm_vpmu_wrmsr);
-        if (ret < 0) {
-            error_report("vPMU: cannot route MSRs 0x%x..0x%x to QEMU "
-                         "(KVM_X86_SET_MSR_FILTER: %s); the host kernel needs "
-                         "KVM_CAP_X86_USER_SPACE_MSR and free filter ranges",
-                         r->base, r->base + r->nmsrs - 1, strerror(-ret));
-            return ret;
-        }
-    }
-    kvm_vpmu_filter_installed = true;
-    return 0;
+    ret = kvm_vpmu_install_filter(cs->kvm_state);
+    kvm_vpmu_filter_installed = !ret;
+    return ret;
 }
 
 void kvm_vpmu_reset_vcpu(X86CPU *cpu)
