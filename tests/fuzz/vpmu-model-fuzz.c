@@ -29,6 +29,7 @@ typedef enum Kind {
 /* Everything is static: nothing is allocated per input or per op. */
 static struct {
     VPMUState s;
+    VPMUState loaded;           /* where corrupted saved states go */
     VPMUConfig cfg;
     /* The fake host: counts only on slots the model enabled. */
     bool programmed[NSLOTS], enabled[NSLOTS], refuse;
@@ -113,6 +114,38 @@ static void fake_release(void *opaque, unsigned slot)
 {
     fz.programmed[slot] = fz.enabled[slot] = false;
 }
+
+/* For fz.loaded: a host that counts nothing, so that states compare. */
+static bool idle_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
+                         uint64_t period)
+{
+    return true;
+}
+
+static void idle_set_period(void *opaque, unsigned slot, uint64_t period)
+{
+}
+
+static void idle_set_enabled(void *opaque, unsigned slot, bool enabled)
+{
+}
+
+static uint64_t idle_read(void *opaque, unsigned slot)
+{
+    return 0;
+}
+
+static void idle_release(void *opaque, unsigned slot)
+{
+}
+
+static const VPMUBackendOps idle_ops = {
+    .program = idle_program,
+    .set_period = idle_set_period,
+    .set_enabled = idle_set_enabled,
+    .read = idle_read,
+    .release = idle_release,
+};
 
 static const VPMUBackendOps fake_ops = {
     .program = fake_program,
@@ -495,6 +528,59 @@ static void check_all(void)
 }
 
 /*
+ * Migration: a saved state loads back into the same configuration and
+ * the guest sees nothing change (the oracle stays as it is; check_all()
+ * compares).  With @corrupt, one field of the saved state is overwritten
+ * and loaded into another vPMU instead: refused, or taken exactly, so
+ * that saving it again gives the same state (DEBUGCTL keeps only the
+ * PMU's bits).  A refused load leaves its vPMU in the reset state.
+ */
+static void fuzz_save_load(bool corrupt)
+{
+    VPMUSavedState st, again;
+    Error *err = NULL;
+    uint64_t *words;
+    unsigned nwords, i;
+
+    fz.op = corrupt ? "load a corrupted state" : "save and load";
+    vpmu_save_state(&fz.s, &st);
+    if (!corrupt) {
+        if (!vpmu_load_state(&fz.s, &st, &err)) {
+            fail("a saved state does not load back: %s",
+                 error_get_pretty(err));
+        }
+        return;
+    }
+    /* The 64-bit fields after the configuration's five int32_t. */
+    words = &st.perf_capabilities;
+    nwords = (offsetof(VPMUSavedState, pmi_pending) -
+              offsetof(VPMUSavedState, perf_capabilities)) / 8;
+    i = take(1) % nwords;
+    fz.msr = i;
+    fz.val = words[i] = pick_value(K_NONE, 0) ^ (take(1) & 1 ? words[i] : 0);
+    st.pmi_pending = take(1) & 1;
+    vpmu_state_init(&fz.loaded, &fz.cfg, &idle_ops, NULL);
+    if (!vpmu_load_state(&fz.loaded, &st, &err)) {
+        if (!err || !strstr(error_get_pretty(err), "migration stream")) {
+            fail("a refused state says no reason: %s",
+                 err ? error_get_pretty(err) : "(none)");
+        }
+        error_free(err);
+        if (fz.loaded.global_ctrl != (1ULL << fz.cfg.nr_gp) - 1 ||
+            fz.loaded.global_status || fz.loaded.pmi_pending) {
+            fail("a refused state left registers behind");
+        }
+        return;
+    }
+    vpmu_save_state(&fz.loaded, &again);
+    st.debugctl &= VPMU_DEBUGCTL_PMU_BITS;
+    if (memcmp(&st, &again, sizeof(st))) {
+        fail("a loaded state saves differently (field %u)", i);
+    }
+    vpmu_release_all(&fz.loaded);
+}
+
+/*
  * Host policy (management's reclaim and filter) never touches what the
  * guest reads; it only decides what counts from now on.
  */
@@ -532,6 +618,9 @@ static void fuzz_policy(unsigned which)
         fz.op = "remove filter";
         fz.filtering = false;
         vpmu_set_filter(&fz.s, NULL);
+        break;
+    case 13 ... 15:
+        fuzz_save_load(which == 15);
         break;
     default:
         break;
