@@ -132,6 +132,21 @@ def conformance_tests(args):
                    expect_stderr=ROUTED_TO_VPMU if i == 0 else ())
 
 
+def checkpatch_test(args):
+    """QEMU's checkpatch.pl over our C files and our patches."""
+    start = time.monotonic()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    src = os.path.join(os.path.dirname(os.path.abspath(args.qemu_build)),
+                       'qemu-src')
+    p = subprocess.run([os.path.join(root, 'scripts', 'checkpatch.sh'), src],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=300)
+    out = p.stdout.decode(errors='replace')
+    summary = [l for l in out.splitlines() if l.startswith('checkpatch: ')]
+    report(f'style/{summary[-1] if summary else "checkpatch"}',
+           p.returncode == 0 and bool(summary), time.monotonic() - start, out)
+
+
 def fuzz_test(seconds):
     """A short libFuzzer run of the register model (make fuzz runs longer)."""
     start = time.monotonic()
@@ -1055,6 +1070,7 @@ SELECTABLE = {
     'libvirt': libvirt_test,
     'config': config_tests,
     'conformance': conformance_tests,
+    'checkpatch': checkpatch_test,
 }
 
 
@@ -1085,6 +1101,7 @@ def main():
     unit_test(args.qemu_build, 'test-vpmu-model')
     unit_test(args.qemu_build, 'test-vpmu-events')
     unit_test(args.qemu_build, 'test-vpmu-perf')
+    checkpatch_test(args)
     fuzz_test(20)
 
     problem = run_guest_mod.kvm_problem()

@@ -85,8 +85,8 @@ static void run_phase(const char *name, phase_fn *fn)
 #define MSR_APIC_BASE 0x1b
 #define MSR_X2APIC_LVTPC 0x834
 
-static volatile bool pmi_seen;
-static volatile uint64_t pmi_latency;
+static volatile bool pmi_seen;          /* set by the NMI handler */
+static volatile uint64_t pmi_latency;   /* set by the NMI handler */
 
 static void pmi_handler(unsigned vec)
 {

@@ -5,10 +5,11 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "libguest.h"
+#include "boot.h"
 
 #define COM1 0x3f8
 
-volatile int exception_vector = NO_EXCEPTION;
+volatile int exception_vector = NO_EXCEPTION;   /* set by the handler */
 static unsigned checks_run, checks_failed;
 
 /*
@@ -59,10 +60,6 @@ struct frame {
     uint64_t rip, cs, rflags, rsp, ss;
 };
 
-struct ex_entry {
-    uint64_t insn, fixup;
-};
-extern struct ex_entry __ex_table_start[], __ex_table_end[];
 
 struct idt_entry {
     uint16_t off0, sel;
@@ -261,8 +258,6 @@ void busy_loop(uint64_t iterations)
     asm volatile("1: dec %0\n\tjnz 1b" : "+r"(iterations) : : "cc");
 }
 
-extern uint64_t multiboot_info;
-
 static const char *cmdline(void)
 {
     const uint32_t *mbi = (const uint32_t *)multiboot_info;
@@ -362,7 +357,7 @@ static void set_gate(unsigned vec, void (*fn)(void))
     };
 }
 
-#define GATE(n) do { extern void vec##n(void); set_gate(n, vec##n); } while (0)
+#define GATE(n) set_gate(n, vec##n)
 
 /* Every CPU loads the one IDT that the BSP built. */
 static void idt_load(void)
@@ -429,7 +424,7 @@ uint32_t apic_read(unsigned reg)
     if (apic_x2apic()) {
         return rdmsr(MSR_X2APIC_BASE + reg / 16);
     }
-    return *(volatile uint32_t *)(APIC_MMIO + reg);
+    return *(volatile uint32_t *)(APIC_MMIO + reg);     /* MMIO */
 }
 
 void apic_write(unsigned reg, uint32_t val)
@@ -438,7 +433,7 @@ void apic_write(unsigned reg, uint32_t val)
         wrmsr(MSR_X2APIC_BASE + reg / 16, val);
         return;
     }
-    *(volatile uint32_t *)(APIC_MMIO + reg) = val;
+    *(volatile uint32_t *)(APIC_MMIO + reg) = val;      /* MMIO */
 }
 
 uint32_t apic_id(void)
@@ -489,15 +484,11 @@ unsigned fw_cfg_nb_cpus(void)
 #define SIPI_RETRY_CYCLES   200000000ull    /* ~0.1 s of TSC */
 #define AP_TIMEOUT_CYCLES   5000000000ull   /* seconds, whatever the TSC */
 
-/* Shared with boot.S: the AP being started reads them. */
-extern uint64_t ap_boot_stack;
-extern char ap_trampoline[], ap_trampoline_end[];
-void ap_start(void);
-
 static uint8_t ap_stacks[MAX_CPUS][AP_STACK_SIZE] __attribute__((aligned(16)));
-static void (*volatile ap_fn)(int cpu);
-static volatile int ap_booting_cpu;
-static volatile bool ap_ready, bsp_x2apic;
+/* Volatile: the AP being started reads them while the BSP waits. */
+static void (*volatile ap_fn)(int cpu);             /* read by the AP */
+static volatile int ap_booting_cpu;                 /* read by the AP */
+static volatile bool ap_ready, bsp_x2apic;          /* across CPUs */
 static int cpus_online = 1, next_cpu = 1;
 
 /* boot.S's ap_start64 calls this on the new CPU's own stack. */
@@ -540,6 +531,7 @@ static bool wait_ap_ready(uint64_t cycles)
 
 int smp_start_cpu(uint32_t dest, void (*fn)(int cpu))
 {
+    /* Volatile: it is code, for the AP, below 1 MiB. */
     volatile uint8_t *tramp = (volatile uint8_t *)AP_TRAMPOLINE_BASE;
     int cpu = next_cpu, i;
 

@@ -37,9 +37,9 @@
 #define POLL_CYCLES     20000000000ull  /* seconds, whatever the TSC */
 
 static uint16_t cpuhp;
-static volatile unsigned ap_pmis;
-static volatile uint64_t ap_status_in_pmi, ap_cycles;
-static volatile bool ap_done;
+static volatile unsigned ap_pmis;             /* set by CPU 1's PMI */
+static volatile uint64_t ap_status_in_pmi, ap_cycles;  /* by CPU 1 */
+static volatile bool ap_done;                 /* CPU 1 finished */
 
 static inline uint32_t inl(uint16_t port)
 {

@@ -21,9 +21,10 @@
 #define EVTSEL_INT          (1u << 20)
 #define CYCLES (EVTSEL_EN | EVTSEL_USR | EVTSEL_OS | EVENT_CORE_CYCLES)
 
-static volatile unsigned pmis;
+static volatile unsigned pmis;          /* set by the PMI handler */
+/* What the PMI handler saw (volatile: it runs in between). */
 static volatile uint64_t status_in_handler, lvtpc_in_handler;
-static volatile uint64_t ctrl_in_handler;
+static volatile uint64_t ctrl_in_handler;       /* the handler's too */
 /* PMC0 twice in the handler, a busy loop apart, before any WRMSR. */
 static volatile uint64_t pmc0_first, pmc0_later;
 

@@ -31,9 +31,9 @@
 #define NCPUS           2
 
 static uint32_t apic_ids[NCPUS];
-static volatile unsigned pmis[NCPUS];
-static volatile uint64_t status_in_pmi[NCPUS];
-static volatile bool woken[NCPUS], done[NCPUS];
+static volatile unsigned pmis[NCPUS];           /* by each CPU's PMI */
+static volatile uint64_t status_in_pmi[NCPUS];  /* by each CPU's PMI */
+static volatile bool woken[NCPUS], done[NCPUS]; /* across CPUs */
 static uint64_t pmc0[NCPUS], fixed1[NCPUS], status[NCPUS], lvtpc[NCPUS];
 
 static void pmi_handler(unsigned vec)

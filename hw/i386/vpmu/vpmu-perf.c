@@ -848,7 +848,7 @@ static bool vpmu_perf_read_user(VPMUPerf *p, VPMUPerfSlot *s,
     }
     for (tries = 0; tries < 4; tries++) {
         seq = qatomic_read(&pc->lock);
-        smp_rmb();
+        smp_rmb();      /* the page's fields after lock: perf's seqlock */
         idx = qatomic_read(&pc->index);
         if (!(qatomic_read(&pc->capabilities) & VPMU_CAP_USER_RDPMC) ||
             !idx) {
@@ -857,7 +857,7 @@ static bool vpmu_perf_read_user(VPMUPerf *p, VPMUPerfSlot *s,
         offset = qatomic_read(&pc->offset);
         width = qatomic_read(&pc->pmc_width);
         pmc = p->sys->rdpmc(idx - 1);
-        smp_rmb();
+        smp_rmb();      /* the fields before lock is read again */
         if (qatomic_read(&pc->lock) != seq) {
             continue;           /* perf updated the page meanwhile */
         }

@@ -35,7 +35,11 @@ error_setg(Error **errp, const char *fmt, ...)
     len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     err = malloc(sizeof(*err));
-    if (!err || len < 0 || !(err->msg = malloc((size_t)len + 1))) {
+    if (!err || len < 0) {
+        abort();
+    }
+    err->msg = malloc((size_t)len + 1);
+    if (!err->msg) {
         abort();
     }
     va_start(ap, fmt);
