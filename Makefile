@@ -9,6 +9,10 @@
 #   make fuzz     fuzz the register model for FUZZ_TIME (default 600s)
 #   make bench    cost of vPMU operations, as ratios to a bare MSR exit
 #                 (BENCH_ACCEL=kvm,vpmu-rdpmc=on to try that path)
+#   make soak     the vPMU under load: an -smp 4 guest keeps every counter
+#                 busy while QMP clients loop and it is live-migrated,
+#                 for SOAK_TIME seconds (default 300) and SOAK_MIGRATIONS
+#                 migrations (default 6); SOAK_SEED=N repeats a run
 #
 # The QEMU source is fetched into $(CACHE) (outside the tree), copied into
 # build/qemu-src, patched with patches/qemu/ and overlaid with our files
@@ -33,7 +37,7 @@ QEMU_CONFIGURE := --target-list=x86_64-softmmu \
 	--python=$(PY)
 
 .PHONY: all deps tree qemu guests demo check check-libvirt libvirt-deps fuzz \
-	bench clean distclean
+	bench soak clean distclean
 all: qemu guests
 
 deps:
@@ -84,6 +88,14 @@ BENCH_ACCEL ?= kvm
 bench: qemu guests
 	@$(PY) tests/bench/vpmu-bench.py --qemu $(EMU) --accel $(BENCH_ACCEL) \
 	    --guest $(GB)/tests/guest/bench.elf
+
+SOAK_TIME ?= 300
+SOAK_MIGRATIONS ?= 6
+SOAK_SEED ?=
+soak: qemu guests
+	@$(PY) tests/soak/vpmu-soak.py --qemu $(EMU) --guest-build $(GB) \
+	    --seconds $(SOAK_TIME) --migrations $(SOAK_MIGRATIONS) \
+	    $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 FUZZ_TIME ?= 600s
 fuzz: deps

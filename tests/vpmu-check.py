@@ -970,6 +970,22 @@ def hotplug_test(args):
              max_checks=10)
 
 
+def soak_test(args):
+    """
+    The short soak (make soak runs it for minutes): an -smp 4 guest keeps
+    every counter busy while QMP clients loop and it is live-migrated 3
+    times.  One line here with its verdict; its figures on failure.
+    """
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'soak'))
+    soak = importlib.import_module('vpmu-soak')
+    lines = []
+    start = time.monotonic()
+    ok, last = soak.run_soak(args.qemu, args.guest_build, seconds=40,
+                             migrations=3, out=lines.append)
+    report(f'soak/short ({last})', ok, time.monotonic() - start,
+           '\n'.join(lines))
+
+
 def libvirt_test(args):
     """
     Our emulator under a real, private libvirtd (tests/libvirt): one line
@@ -1068,6 +1084,7 @@ SELECTABLE = {
     'smp': smp_test,
     'hotplug': hotplug_test,
     'libvirt': libvirt_test,
+    'soak': soak_test,
     'config': config_tests,
     'conformance': conformance_tests,
     'checkpatch': checkpatch_test,
@@ -1161,6 +1178,7 @@ def main():
         reset_test(args)
         smp_test(args)
         hotplug_test(args)
+        soak_test(args)
         libvirt_test(args)
         config_tests(args)
 
