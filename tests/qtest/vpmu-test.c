@@ -360,6 +360,34 @@ static void test_reclaim_restore(void)
     qtest_quit(qts);
 }
 
+/*
+ * A stopped VM counts nothing, even in software mode, where counters
+ * count the vCPU thread's CPU time and every query-vpmu runs on that
+ * thread; once the VM runs again, the counters move again.
+ */
+static void test_stopped_vm_counts_nothing(void)
+{
+    QTestState *qts = start_counting("");
+    uint64_t a, b;
+    int i;
+
+    if (!qts) {
+        return;
+    }
+    wait_counting(qts);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'stop' }");
+    a = gp0_count(qts, NULL);
+    for (i = 0; i < 200; i++) {
+        b = gp0_count(qts, NULL);
+    }
+    g_assert_cmpuint(b, ==, a);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+    g_usleep(300 * 1000);
+    b = gp0_count(qts, NULL);
+    g_assert_cmpuint(b, >, a);
+    qtest_quit(qts);
+}
+
 /* @resp is an error reply whose message has @msg. */
 static void assert_error(QDict *resp, const char *msg)
 {
@@ -570,6 +598,8 @@ int main(int argc, char **argv)
     qtest_add_func("/vpmu/vpmu-kvm", test_vpmu_kvm);
     qtest_add_func("/vpmu/query-vpmu", test_query_schema);
     qtest_add_func("/vpmu/reclaim-restore", test_reclaim_restore);
+    qtest_add_func("/vpmu/stopped-vm-counts-nothing",
+                   test_stopped_vm_counts_nothing);
     qtest_add_func("/vpmu/errors", test_errors);
     qtest_add_func("/vpmu/no-vpmu", test_no_vpmu);
     qtest_add_func("/vpmu/filter", test_filter);

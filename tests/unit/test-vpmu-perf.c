@@ -7,9 +7,11 @@
  */
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
 #include "hw/i386/vpmu.h"
 #include "hw/i386/vpmu-perf.h"
 #include "hw/i386/vpmu-events.h"
+#include "hw/i386/vpmu-perf-host.h"
 
 #include <linux/perf_event.h>
 
@@ -24,6 +26,7 @@ typedef struct FakeFd {
     uint64_t time_enabled, time_running;
     uint64_t period;            /* last PERF_EVENT_IOC_PERIOD */
     bool eof;                   /* pinned error state: read() returns 0 */
+    bool bts;                   /* perf made it a Branch Trace Store event */
     bool mapped;
     struct perf_event_mmap_page page;   /* vpmu-rdpmc */
 } FakeFd;
@@ -37,7 +40,26 @@ static struct {
     unsigned maps, unmaps, rdpmcs;
     bool descheduled;           /* mmap pages say: not on a counter now */
     int64_t now;
+    /*
+     * The kernel behaviours the backend must cope with, as in Linux:
+     * x86_pmu.limit_period (EINVAL for shorter periods, at open and
+     * IOC_PERIOD, the old period kept); BTS for period 1 on 0x00c4
+     * (intel_pmu_has_bts_period before 6.19); host perf holding the
+     * counter (a pinned event reads EOF, and ENABLE fails to schedule it
+     * again, with another error signal).
+     */
+    uint64_t limit_period;
+    bool counter_taken;
+    unsigned error_signals;
+    int rdpmc_tid;              /* thread of the last RDPMC */
 } fk;
+
+/* intel_pmu_has_bts_period(), without the 6.19 exclude_host check. */
+static bool fake_is_bts(const struct perf_event_attr *attr, uint64_t period)
+{
+    return attr->type == PERF_TYPE_RAW && (attr->config & 0xffff) == 0x00c4 &&
+           period == 1;
+}
 
 static FakeFd *fake_fd(int fd)
 {
@@ -55,11 +77,17 @@ static int fake_open(struct perf_event_attr *attr, int tid)
         errno = fk.open_errno;
         return -1;
     }
+    if (attr->type == PERF_TYPE_RAW && attr->sample_period &&
+        attr->sample_period < fk.limit_period) {
+        errno = EINVAL;
+        return -1;
+    }
     g_assert_cmpint(fk.nfds, <, MAX_FDS);
     f = &fk.fd[fk.nfds];
     memset(f, 0, sizeof(*f));
     f->open = true;
     f->attr = *attr;
+    f->bts = fake_is_bts(attr, attr->sample_period);
     fk.opens++;
     return FAKE_FD0 + fk.nfds++;
 }
@@ -86,6 +114,9 @@ static int fake_ioctl(int fd, unsigned long request, uint64_t *arg)
     case PERF_EVENT_IOC_ENABLE:
         f->enabled = true;
         fk.enables++;
+        /* ERROR -> OFF -> scheduled: in error again, signalled again. */
+        f->eof = fk.counter_taken && f->attr.pinned;
+        fk.error_signals += f->eof;
         fake_page_update(f, fd - FAKE_FD0);
         break;
     case PERF_EVENT_IOC_DISABLE:
@@ -94,8 +125,15 @@ static int fake_ioctl(int fd, unsigned long request, uint64_t *arg)
         fake_page_update(f, fd - FAKE_FD0);
         break;
     case PERF_EVENT_IOC_PERIOD:
-        f->period = *arg;
         fk.periods++;
+        /* x86_pmu_check_period(): the old period stays armed. */
+        if (*arg < fk.limit_period ||
+            (f->attr.type == PERF_TYPE_RAW &&
+             (f->attr.config & 0xffff) == 0x00c4 && *arg == 1)) {
+            errno = EINVAL;
+            return -1;
+        }
+        f->period = *arg;
         break;
     default:
         g_assert_not_reached();
@@ -179,6 +217,7 @@ static uint64_t fake_rdpmc(uint32_t counter)
 
     g_assert_cmpuint(f->page.index, ==, counter + 1);
     fk.rdpmcs++;
+    fk.rdpmc_tid = qemu_get_thread_id();
     /* A 48-bit counter: perf's offset makes up the rest (0 here). */
     return f->count & ((1ULL << 48) - 1);
 }
@@ -493,6 +532,268 @@ static void test_hardware_attr_whitelist(void)
     }
     /* AnyThread was accepted in versions 3 and 4 and reached no host. */
     g_assert_cmpuint(accepted_any, ==, 2);
+}
+
+/*
+ * A pinned event that host perf holds the counter of: reads give EOF and
+ * the kernel signals an error whenever it fails to schedule it.  Neither
+ * the read path nor the error signal may ENABLE it (each ENABLE fails
+ * again and signals again: the vCPU made no progress); the retry does,
+ * with a backoff doubling to a second, and the counter counts on when
+ * the host lets go.  Error signals are told from overflows by si_code.
+ */
+static void test_pinned_error_no_livelock(void)
+{
+    const int64_t ms = 1000 * 1000;
+    unsigned i, retries = 0;
+    int64_t t0;
+    Fixture t;
+
+    g_assert_cmpint(vpmu_perf_signal_kind(POLL_IN), ==,
+                    VPMU_PERF_SIGNAL_OVERFLOW);
+    g_assert_cmpint(vpmu_perf_signal_kind(POLL_ERR), ==,
+                    VPMU_PERF_SIGNAL_ERROR);
+    g_assert_cmpint(vpmu_perf_signal_kind(POLL_HUP), ==,
+                    VPMU_PERF_SIGNAL_ERROR);
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(100);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 100);
+    fk.counter_taken = true;
+    last_fd()->eof = true;
+    fk.enables = 0;
+    /* A guest (or the pre-run poll) reading in a loop, error signals. */
+    for (i = 0; i < 1000; i++) {
+        g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 100);
+        vpmu_perf_note_error_signal(t.p);
+        vpmu_perf_retry(t.p);               /* not due: nothing */
+    }
+    g_assert_cmpuint(fk.enables, ==, 0);
+    /* Five seconds of host perf holding it: retries back off. */
+    t0 = fk.now;
+    while (fk.now - t0 < 5000 * ms) {
+        int64_t at = vpmu_perf_retry_at(t.p);
+
+        g_assert_cmpint(at, !=, INT64_MAX);
+        fk.now = at;
+        g_assert_cmpuint(vpmu_perf_retry(t.p), ==, 1);
+        retries++;
+    }
+    g_assert_cmpuint(fk.enables, ==, retries);
+    g_assert_cmpuint(retries, <=, 12);     /* 10, 20, ... 640 ms, then 1 s */
+    g_assert_cmpuint(fk.error_signals, ==, retries);
+    /* The host lets go: the next retry gets it back. */
+    fk.counter_taken = false;
+    fk.now = vpmu_perf_retry_at(t.p);
+    g_assert_cmpuint(vpmu_perf_retry(t.p), ==, 0);
+    g_assert_cmpint(vpmu_perf_retry_at(t.p), ==, INT64_MAX);
+    fake_tick(5);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 105);
+    teardown(&t);
+}
+
+/*
+ * No host event is armed with period 1 (x86 perf makes 0x00c4 with
+ * period 1 a BTS event, which before Linux 6.19 traced the host): a
+ * counter one event from its wrap gets 2, at open and when re-armed.
+ */
+static void test_no_bts_period(void)
+{
+    const uint64_t branches = VPMU_EVTSEL_EN | VPMU_EVTSEL_USR |
+                              VPMU_EVTSEL_OS | 0x00c4;
+    const uint64_t mask = (1ULL << 48) - 1;
+    Fixture t;
+    int i;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    wr(&t, VPMU_MSR_A_PMC0, mask);                  /* 1 event to go */
+    wr(&t, VPMU_MSR_PERFEVTSEL0, branches | VPMU_EVTSEL_INT);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 2);
+    g_assert_false(last_fd()->bts);
+    wr(&t, VPMU_MSR_A_PMC0, 5);
+    wr(&t, VPMU_MSR_A_PMC0, mask);
+    g_assert_cmpuint(last_fd()->period, ==, 2);
+    /* Re-armed after a wrap that left it one event short of the next. */
+    for (i = 0; i < 3; i++) {
+        fake_tick(2);
+        vpmu_poll(&t.s);
+        wr(&t, VPMU_MSR_A_PMC0, mask);
+        g_assert_cmpuint(last_fd()->period, >=, 2);
+    }
+    for (i = 0; i < fk.nfds; i++) {
+        g_assert_false(fk.fd[i].bts);
+    }
+    teardown(&t);
+}
+
+/*
+ * A host whose limit_period is 32 (Nehalem, Haswell): a shorter period is
+ * refused (EINVAL) at open and by IOC_PERIOD, where the old period would
+ * stay armed; the backend takes the smallest period the host does.
+ */
+static void test_limit_period(void)
+{
+    Fixture t;
+
+    setup(&t, VPMU_PERF_HARDWARE, 48, false);
+    fk.limit_period = 32;
+    wr(&t, VPMU_MSR_PMC0, (uint32_t)-10);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES | VPMU_EVTSEL_INT);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 32);
+    wr(&t, VPMU_MSR_PMC0, (uint32_t)-1000);
+    g_assert_cmpuint(last_fd()->period, ==, 1000);
+    wr(&t, VPMU_MSR_PMC0, (uint32_t)-5);
+    g_assert_cmpuint(last_fd()->period, ==, 32);    /* not 1000 */
+    /* 128 for INST_RETIRED.ALL on Haswell and Broadwell. */
+    fk.limit_period = 128;
+    wr(&t, VPMU_MSR_PMC0, (uint32_t)-40);
+    g_assert_cmpuint(last_fd()->period, ==, 128);
+    fake_tick(128);
+    g_assert_cmphex(vpmu_poll(&t.s), ==, 1);        /* seen, a bit late */
+    teardown(&t);
+}
+
+static gpointer read_pmc0_thread(gpointer data)
+{
+    Fixture *t = data;
+
+    return GUINT_TO_POINTER((unsigned)rd(t, VPMU_MSR_PMC0));
+}
+
+/*
+ * vpmu-rdpmc: RDPMC only on the thread the event counts.  Another
+ * thread (migration, reset, load) would read whatever runs on its CPU:
+ * it reads with read().
+ */
+static void test_rdpmc_owner_thread_only(void)
+{
+    VPMUPerfOptions opts = { .mode = VPMU_PERF_HARDWARE, .pinned = true,
+                             .user_rdpmc = true };
+    uint64_t reads;
+    unsigned rdpmcs;
+    GThread *th;
+    Fixture t;
+
+    setup_with(&t, &fake_user_sys, &opts, 48);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    fake_tick(100);
+    rdpmcs = fk.rdpmcs;
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 100);
+    g_assert_cmpuint(fk.rdpmcs, ==, rdpmcs + 1);
+    g_assert_cmpint(fk.rdpmc_tid, ==, qemu_get_thread_id());
+    fake_tick(20);
+    rdpmcs = fk.rdpmcs;
+    reads = vpmu_perf_stats(t.p)->reads;
+    th = g_thread_new("not-the-vcpu", read_pmc0_thread, &t);
+    g_assert_cmpuint(GPOINTER_TO_UINT(g_thread_join(th)), ==, 120);
+    g_assert_cmpuint(fk.rdpmcs, ==, rdpmcs);
+    g_assert_cmpuint(vpmu_perf_stats(t.p)->reads, ==, reads + 1);
+    teardown(&t);
+}
+
+/*
+ * The mode, from the host's facts: hardware mode only where the host can
+ * count guest events, on an Intel PMU, without KVM's mediated vPMU, and
+ * (hybrid hosts) with QEMU confined to the P-cores whose PMU takes raw
+ * events.  vpmu-backend=hardware is refused where auto falls back.
+ */
+static void test_mode_choice(void)
+{
+    static const struct {
+        const char *what;
+        int probe_errno;
+        bool intel;
+        const char *mediated, *core, *atom, *affinity;
+        VPMUPerfMode auto_mode;
+        const char *says;
+    } cases[] = {
+        { "intel", 0, true, NULL, NULL, NULL, "0-7",
+          VPMU_PERF_HARDWARE, "(hardware mode)" },
+        { "no pmu", ENOENT, true, NULL, NULL, NULL, "0-7",
+          VPMU_PERF_SOFTWARE, "No such file or directory" },
+        { "amd", 0, false, NULL, NULL, NULL, "0-7",
+          VPMU_PERF_SOFTWARE, "not Intel's" },
+        { "mediated", 0, true, "kvm_intel.enable_mediated_pmu", NULL, NULL,
+          "0-7", VPMU_PERF_SOFTWARE, "kvm_intel.enable_mediated_pmu=Y" },
+        { "hybrid, anywhere", 0, true, NULL, "0-15", "16-23", "0-23",
+          VPMU_PERF_SOFTWARE, "taskset -c 0-15" },
+        { "hybrid, on e-cores", 0, true, NULL, "0-15", "16-23", "16,18",
+          VPMU_PERF_SOFTWARE, "cpu_atom: 16-23" },
+        { "hybrid, on p-cores", 0, true, NULL, "0-15", "16-23", "2-5,7",
+          VPMU_PERF_HARDWARE, "on cpu_core" },
+        { "hybrid, no affinity", 0, true, NULL, "0-15", "16-23", NULL,
+          VPMU_PERF_SOFTWARE, "(unknown)" },
+    };
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        VPMUPerfHost h = {
+            .probe_errno = cases[i].probe_errno,
+            .intel = cases[i].intel,
+            .mediated_param = cases[i].mediated,
+            .core_cpus = (char *)cases[i].core,
+            .atom_cpus = (char *)cases[i].atom,
+            .affinity = (char *)cases[i].affinity,
+        };
+        g_autofree char *why = NULL;
+        Error *err = NULL;
+        VPMUPerfMode mode;
+        bool warn, ok;
+
+        g_test_message("%s", cases[i].what);
+        g_assert_true(vpmu_perf_host_choose(&h, VPMU_PERF_AUTO, &mode, &why,
+                                            &warn, &error_abort));
+        g_assert_cmpint(mode, ==, cases[i].auto_mode);
+        g_assert_cmpint(warn, ==, mode == VPMU_PERF_SOFTWARE);
+        g_assert_nonnull(strstr(why, cases[i].says));
+        g_clear_pointer(&why, g_free);
+
+        ok = vpmu_perf_host_choose(&h, VPMU_PERF_HARDWARE, &mode, &why,
+                                   &warn, &err);
+        g_assert_cmpint(ok, ==, cases[i].auto_mode == VPMU_PERF_HARDWARE);
+        if (!ok) {
+            g_assert_nonnull(strstr(error_get_pretty(err), cases[i].says));
+            error_free(err);
+        }
+        g_clear_pointer(&why, g_free);
+
+        g_assert_true(vpmu_perf_host_choose(&h, VPMU_PERF_SOFTWARE, &mode,
+                                            &why, &warn, &error_abort));
+        g_assert_cmpint(mode, ==, VPMU_PERF_SOFTWARE);
+        g_assert_false(warn);
+    }
+}
+
+/*
+ * Software mode, VM stopped: no event counts (management work runs on the
+ * vCPU thread, whose CPU time the events count); the guest's enables
+ * while stopped (migration loads them) take effect when it runs again.
+ */
+static void test_pause(void)
+{
+    Fixture t;
+
+    setup(&t, VPMU_PERF_SOFTWARE, 48, false);
+    wr(&t, VPMU_MSR_PERFEVTSEL0, CYCLES);
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 1, CYCLES & ~VPMU_EVTSEL_EN);
+    fake_tick(1000);
+    vpmu_perf_pause(t.p, true);
+    g_assert_false(fk.fd[0].enabled);
+    fake_tick(1000);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 2000);   /* 1000 ns */
+    wr(&t, VPMU_MSR_PERFEVTSEL0 + 1, CYCLES);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    wr(&t, VPMU_MSR_PERF_GLOBAL_CTRL, 0xf);
+    fake_tick(1000);
+    g_assert_false(fk.fd[0].enabled || fk.fd[1].enabled);
+    vpmu_perf_pause(t.p, false);
+    g_assert_true(fk.fd[0].enabled && fk.fd[1].enabled);
+    fake_tick(500);
+    g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 3000);
+    teardown(&t);
 }
 
 /* Overflow periods at widths 32 and 48, re-armed after a wrap. */
@@ -816,14 +1117,22 @@ static void test_contention(void)
     g_assert_cmpint(info.state, ==, VPMU_SLOT_ACTIVE);
     g_assert_true(info.contended);
     g_assert_cmpuint(info.lost_ns, ==, 50);
-    /* Host perf takes the counter: error state, re-enabled at each read. */
+    /*
+     * Host perf takes the counter: error state, and no ENABLE from the
+     * read path (see test_pinned_error_no_livelock); the retry after its
+     * backoff asks for it back.
+     */
     last_fd()->eof = true;
     fk.enables = 0;
     g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 100);
-    g_assert_cmpuint(fk.enables, ==, 1);
+    g_assert_cmpuint(fk.enables, ==, 0);
     vpmu_perf_slot_info(t.p, 0, &info);
     g_assert_cmpint(info.state, ==, VPMU_SLOT_ERROR);
+    g_assert_true(vpmu_perf_retry_waiting(t.p));
     last_fd()->eof = false;
+    fk.now += 10 * 1000 * 1000;
+    g_assert_cmpuint(vpmu_perf_retry(t.p), ==, 0);
+    g_assert_cmpuint(fk.enables, ==, 1);
     fake_tick(10);
     g_assert_cmphex(rd(&t, VPMU_MSR_PMC0), ==, 110);
     vpmu_perf_slot_info(t.p, 0, &info);
@@ -991,6 +1300,14 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu/perf/reopen-failure-keeps-count",
                     test_reopen_failure_keeps_count);
     g_test_add_func("/vpmu/perf/contention", test_contention);
+    g_test_add_func("/vpmu/perf/pinned-error-no-livelock",
+                    test_pinned_error_no_livelock);
+    g_test_add_func("/vpmu/perf/no-bts-period", test_no_bts_period);
+    g_test_add_func("/vpmu/perf/limit-period", test_limit_period);
+    g_test_add_func("/vpmu/perf/mode-choice", test_mode_choice);
+    g_test_add_func("/vpmu/perf/pause", test_pause);
+    g_test_add_func("/vpmu/perf/rdpmc-owner-thread-only",
+                    test_rdpmc_owner_thread_only);
     g_test_add_func("/vpmu/perf/user-rdpmc", test_user_rdpmc);
     g_test_add_func("/vpmu/perf/user-rdpmc-overflow",
                     test_user_rdpmc_overflow);

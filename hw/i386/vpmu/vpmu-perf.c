@@ -28,10 +28,10 @@
 #include "qemu/log.h"
 #include "qemu/atomic.h"
 #include "hw/i386/vpmu-perf.h"
+#include "hw/i386/vpmu-perf-host.h"
 #include "hw/i386/vpmu-events.h"
 #include "trace.h"
 
-#include <cpuid.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -81,6 +81,12 @@ typedef struct VPMUPerfSlot {
     uint64_t raw_value, raw_running_ns, hidden_value, hidden_running_ns;
     int64_t stopped_at;         /* when it was last disabled */
 
+    /* The smallest period the host took for @ev (0: not needed yet). */
+    uint64_t min_period;
+    bool period_reported;       /* a refused period was said once */
+    /* Pinned in error: ENABLE again no sooner than @err_retry_at. */
+    int64_t err_retry_at, err_retry_ns;
+
     /* vpmu-rdpmc (hardware mode): the event's mmap page, for RDPMC. */
     struct perf_event_mmap_page *page;
     /*
@@ -108,6 +114,7 @@ struct VPMUPerf {
     VPMUPerfOptions opts;
     int cpu_index;              /* for messages */
     bool retry_waiting;         /* a slot may wait for vpmu_perf_retry() */
+    bool paused;                /* the VM is stopped: no event counts */
     int tid;                    /* vCPU thread; 0 until attached */
     uint64_t tsc_khz;
     int signo;
@@ -116,7 +123,6 @@ struct VPMUPerf {
 };
 
 static VPMUPerfMode vpmu_perf_global_mode;
-static int vpmu_perf_probe_errno = -1;
 
 /*
  * Fields of IA32_PERFEVTSELx that select and qualify the event: what KVM
@@ -136,6 +142,25 @@ static int vpmu_perf_probe_errno = -1;
  * bounds the signal rate per counter; the guest sees up to 1 ms of skid.
  */
 #define VPMU_SW_MIN_PERIOD_NS 1000000
+
+/*
+ * No host event gets a period below 2.  x86 perf turns branch
+ * instructions (0x00c4, raw or not) with period 1 into a Branch Trace
+ * Store event (intel_pmu_has_bts_period), which until Linux 6.19
+ * (91dcfae0ff2b) ignored exclude_host: the host would trace QEMU's
+ * branches, and LBR and PT users would get EBUSY.  A counter one event
+ * from its wrap thus signals one event late, as on hardware, where x86
+ * perf never arms fewer than 2 (x86_perf_event_set_period).
+ */
+#define VPMU_MIN_PERIOD 2
+
+/*
+ * Hosts refuse short periods (EINVAL) for some events: x86 perf's
+ * limit_period is 32 on Nehalem and Haswell, 128 for INST_RETIRED.ALL
+ * (0x01c0) on Haswell and Broadwell.  A refused period is retried with
+ * these, and the one taken is kept for the slot's event.
+ */
+static const uint64_t vpmu_limit_periods[] = { 32, 128 };
 
 /*
  * A failed open of an event is retried no sooner than this after the
@@ -238,7 +263,7 @@ const VPMUPerfSys vpmu_perf_linux = {
     .rdpmc = vpmu_sys_rdpmc,
 };
 
-static const char *vpmu_perf_hint(int err)
+const char *vpmu_perf_hint(int err)
 {
     switch (err) {
     case EACCES:
@@ -257,7 +282,9 @@ static const char *vpmu_perf_hint(int err)
         return "the host has no PMU that perf can use, or not this event";
     case EOPNOTSUPP:
         return "the host PMU is not Intel's (guest events are Intel "
-               "encodings), or cannot count guest mode only";
+               "encodings), cannot count guest mode only, or a VM with "
+               "KVM's mediated vPMU runs on this host "
+               "(kvm_intel.enable_mediated_pmu=Y)";
     case EINVAL:
         return "the host kernel rejects this event encoding";
     default:
@@ -298,78 +325,31 @@ static int vpmu_perf_thread_id(void)
     return tid;
 }
 
-/* Guest events are Intel encodings: only an Intel host PMU counts them. */
-static bool vpmu_perf_host_is_intel(void)
-{
-    unsigned int eax, ebx, ecx, edx;
-
-    return __get_cpuid(0, &eax, &ebx, &ecx, &edx) &&
-           ebx == signature_INTEL_ebx && ecx == signature_INTEL_ecx &&
-           edx == signature_INTEL_edx;
-}
-
-/*
- * Can this host count guest-only hardware events?  0, or an errno
- * (EOPNOTSUPP for a host PMU that is not Intel's).
- */
-static int vpmu_perf_probe(void)
-{
-    struct perf_event_attr attr = {
-        .type = PERF_TYPE_HARDWARE,
-        .size = sizeof(attr),
-        .config = PERF_COUNT_HW_CPU_CYCLES,
-        .disabled = 1,
-        .exclude_host = 1,
-    };
-    int fd;
-
-    if (vpmu_perf_probe_errno < 0) {
-        fd = vpmu_sys_open(&attr, 0);
-        if (fd >= 0) {
-            close(fd);
-            vpmu_perf_probe_errno = vpmu_perf_host_is_intel() ? 0
-                                                              : EOPNOTSUPP;
-        } else {
-            vpmu_perf_probe_errno = errno;
-        }
-    }
-    return vpmu_perf_probe_errno;
-}
-
 VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp)
 {
     static bool mode_reported;
-    int err = vpmu_perf_probe();
+    g_autofree char *why = NULL;
+    VPMUPerfHost host;
+    VPMUPerfMode mode;
+    bool warn, ok;
 
-    if (opts->mode == VPMU_PERF_HARDWARE && err) {
-        error_setg(errp, "vPMU: vpmu-backend=hardware, but the host cannot "
-                   "count guest events (perf_event_open of CPU cycles: %s): "
-                   "%s; use vpmu-backend=auto or software here",
-                   strerror(err), vpmu_perf_hint(err));
-        return NULL;
-    }
+    /* The host's facts and the mode are the process's: decided once. */
     if (!mode_reported) {
+        vpmu_perf_host_probe(&host);
+        ok = vpmu_perf_host_choose(&host, opts->mode, &mode, &why, &warn,
+                                   errp);
+        vpmu_perf_host_free(&host);
+        if (!ok) {
+            return NULL;
+        }
         mode_reported = true;
-        if (opts->mode == VPMU_PERF_SOFTWARE) {
-            vpmu_perf_global_mode = VPMU_PERF_SOFTWARE;
-            info_report("vPMU: software mode, as vpmu-backend=software asks: "
-                        "unhalted-cycle events count the vCPU thread's "
-                        "task-clock scaled by the TSC frequency, other "
-                        "events do not count");
-        } else if (!err) {
-            vpmu_perf_global_mode = VPMU_PERF_HARDWARE;
-            info_report("vPMU: counting guest events on the host PMU "
-                        "(hardware mode)");
+        vpmu_perf_global_mode = mode;
+        if (warn) {
+            warn_report("%s", why);
         } else {
-            vpmu_perf_global_mode = VPMU_PERF_SOFTWARE;
-            warn_report("vPMU: no usable host PMU (perf_event_open of CPU "
-                        "cycles: %s; %s); software mode: unhalted-cycle "
-                        "events count the vCPU thread's task-clock scaled "
-                        "by the TSC frequency, other events do not count",
-                        strerror(err), vpmu_perf_hint(err));
+            info_report("%s", why);
         }
     }
-
     return vpmu_perf_new_with(&vpmu_perf_linux, vpmu_perf_global_mode, opts);
 }
 
@@ -473,7 +453,7 @@ static uint64_t vpmu_perf_host_period(VPMUPerf *p, uint64_t period)
                      VPMU_SW_MIN_PERIOD_NS);
     }
     /* perf refuses periods with bit 63 set. */
-    return MAX(MIN(period, INT64_MAX), 1);
+    return MAX(MIN(period, INT64_MAX), VPMU_MIN_PERIOD);
 }
 
 static bool vpmu_perf_attr(VPMUPerf *p, const VPMUHostEvent *ev,
@@ -692,6 +672,7 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
 {
     VPMUPerfSlot *s = &p->slot[slot];
     struct perf_event_attr attr;
+    unsigned i;
     long limit;
     int fd;
 
@@ -717,8 +698,24 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
     if (!vpmu_perf_may_open(p, slot)) {
         return false;
     }
+    attr.sample_period = MAX(attr.sample_period, s->min_period);
     p->stats.opens++;
     fd = p->sys->open(&attr, p->tid);
+    /* A period below the host's limit_period: EINVAL; try the limits. */
+    for (i = 0; fd < 0 && errno == EINVAL && !vpmu_perf_software(p) &&
+         i < ARRAY_SIZE(vpmu_limit_periods); i++) {
+        if (vpmu_limit_periods[i] > attr.sample_period) {
+            uint64_t was = attr.sample_period;
+
+            attr.sample_period = vpmu_limit_periods[i];
+            p->stats.opens++;
+            fd = p->sys->open(&attr, p->tid);
+            if (fd >= 0) {
+                s->min_period = attr.sample_period;
+                trace_vpmu_perf_period_raised(slot, was, s->min_period);
+            }
+        }
+    }
     if (fd < 0) {
         int err = errno;
 
@@ -775,16 +772,19 @@ static bool vpmu_perf_read_fd(VPMUPerf *p, unsigned slot, uint64_t *count)
     if (n == 0) {
         /*
          * A pinned event that lost its counter to the host is in error
-         * state and reads as end-of-file.  Ask for it back: it counts
-         * again as soon as the host lets it.
+         * state and reads as end-of-file.  It is asked back (ENABLE) by
+         * vpmu_perf_retry() after a backoff, never from here: re-enabling
+         * at each read made the kernel fail to schedule it again and
+         * signal the error again, which brought the vCPU out of the
+         * guest to read again, and so on, for as long as host perf held
+         * the counter.
          */
         if (!s->in_error) {
             s->in_error = true;
+            s->err_retry_ns = VPMU_RETRY_MIN_NS;
+            s->err_retry_at = p->sys->now_ns() + s->err_retry_ns;
+            p->retry_waiting = true;
             trace_vpmu_perf_error(slot, s->fd);
-        }
-        if (s->enabled || s->gated) {
-            p->stats.ioctls++;
-            p->sys->ioctl(s->fd, PERF_EVENT_IOC_ENABLE, NULL);
         }
         return false;
     }
@@ -792,6 +792,7 @@ static bool vpmu_perf_read_fd(VPMUPerf *p, unsigned slot, uint64_t *count)
         return false;
     }
     s->in_error = false;
+    s->err_retry_ns = 0;
 
     if (s->test_preempted) {
         /* What a flexible event that lost its counter would read. */
@@ -875,7 +876,13 @@ static bool vpmu_perf_read_user(VPMUPerf *p, VPMUPerfSlot *s,
 static bool vpmu_perf_count_now(VPMUPerf *p, unsigned slot, bool times,
                                 uint64_t *count)
 {
-    if (!times && vpmu_perf_read_user(p, &p->slot[slot], count)) {
+    /*
+     * RDPMC reads the counter of whatever runs on this CPU: only the
+     * vCPU thread, which the event counts, may use it.  Migration saves
+     * on its own thread, reset and load run on the main loop: read().
+     */
+    if (!times && p->tid && p->tid == vpmu_perf_thread_id() &&
+        vpmu_perf_read_user(p, &p->slot[slot], count)) {
         return true;
     }
     return vpmu_perf_read_fd(p, slot, count);
@@ -919,6 +926,8 @@ static void vpmu_perf_release(void *opaque, unsigned slot)
     s->have_event = s->unsupported = s->enabled = s->gated = false;
     s->wanted = false;
     s->carried = s->last = s->base = 0;
+    s->min_period = 0;
+    s->period_reported = false;
 }
 
 /*
@@ -1085,6 +1094,9 @@ static void vpmu_perf_set_enabled(void *opaque, unsigned slot, bool enabled)
         }
     }
     trace_vpmu_perf_enable(slot, s->fd, enabled);
+    if (p->paused) {
+        return;                 /* vpmu_perf_pause(false) enables it */
+    }
     p->stats.ioctls++;
     p->sys->ioctl(s->fd, enabled ? PERF_EVENT_IOC_ENABLE :
                   PERF_EVENT_IOC_DISABLE, NULL);
@@ -1104,8 +1116,11 @@ static void vpmu_perf_set_enabled_batch(void *opaque, uint64_t start,
     bool all_start = true, all_stop = true;
     unsigned i;
 
-    /* Virtual stops: no prctl, which would stop gated events too. */
-    if (vpmu_perf_user_mode(p)) {
+    /*
+     * Virtual stops: no prctl, which would stop gated events too.  Paused
+     * (the VM is stopped): no host event may start.
+     */
+    if (vpmu_perf_user_mode(p) || p->paused) {
         all_start = all_stop = false;
     }
     for (i = 0; i < VPMU_MAX_COUNTERS && (all_start || all_stop); i++) {
@@ -1149,6 +1164,53 @@ static void vpmu_perf_set_enabled_batch(void *opaque, uint64_t start,
     }
 }
 
+/*
+ * PERF_EVENT_IOC_PERIOD, checked: a period the host refuses leaves the old
+ * one armed (perf_event_period() fails before changing anything), so the
+ * signal would come at the old distance.  On EINVAL, the smallest longer
+ * period the host takes: the signal then comes a few events late.
+ */
+static void vpmu_perf_ioctl_period(VPMUPerf *p, unsigned slot,
+                                   uint64_t period)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+    uint64_t want = MAX(period, s->min_period);
+    unsigned i = 0;
+    int ret;
+
+    for (;;) {
+        p->stats.ioctls++;
+        ret = p->sys->ioctl(s->fd, PERF_EVENT_IOC_PERIOD, &want);
+        if (!ret || errno != EINVAL) {
+            break;
+        }
+        while (i < ARRAY_SIZE(vpmu_limit_periods) &&
+               vpmu_limit_periods[i] <= want) {
+            i++;
+        }
+        if (i == ARRAY_SIZE(vpmu_limit_periods)) {
+            break;
+        }
+        want = vpmu_limit_periods[i];
+    }
+    if (!ret) {
+        if (want > period) {
+            s->min_period = want;
+            trace_vpmu_perf_period_raised(slot, period, want);
+        }
+        return;
+    }
+    trace_vpmu_perf_period_refused(slot, period, errno);
+    if (!s->period_reported) {
+        s->period_reported = true;
+        warn_report("vPMU: vCPU %d: the host refuses to re-arm the overflow "
+                    "signal of %s counter %u (PERF_EVENT_IOC_PERIOD %" PRIu64
+                    ": %s); its overflow may be seen late", p->cpu_index,
+                    s->ev.fixed ? "fixed" : "general-purpose", s->ev.index,
+                    want, strerror(errno));
+    }
+}
+
 static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
 {
     VPMUPerf *p = opaque;
@@ -1163,8 +1225,7 @@ static void vpmu_perf_set_period(void *opaque, unsigned slot, uint64_t period)
         return;
     }
     host_period = vpmu_perf_host_period(p, period);
-    p->stats.ioctls++;
-    p->sys->ioctl(s->fd, PERF_EVENT_IOC_PERIOD, &host_period);
+    vpmu_perf_ioctl_period(p, slot, host_period);
     s->rearm = false;
 }
 
@@ -1208,6 +1269,30 @@ unsigned vpmu_perf_release_idle(VPMUPerf *p, int64_t now_ns, int64_t idle_ns)
     return waiting;
 }
 
+/*
+ * A pinned event in error: ask for its counter back (ENABLE moves it to
+ * OFF and schedules it again) once its backoff is over; a read then says
+ * whether it got it.  Returns whether it is still in error.
+ */
+static bool vpmu_perf_retry_error(VPMUPerf *p, unsigned slot)
+{
+    VPMUPerfSlot *s = &p->slot[slot];
+    uint64_t count;
+
+    if (p->sys->now_ns() < s->err_retry_at || p->paused) {
+        return true;
+    }
+    p->stats.ioctls++;
+    p->stats.error_retries++;
+    p->sys->ioctl(s->fd, PERF_EVENT_IOC_ENABLE, NULL);
+    if (vpmu_perf_read_fd(p, slot, &count)) {
+        return false;
+    }
+    s->err_retry_ns = MIN(s->err_retry_ns * 2, VPMU_RETRY_MAX_NS);
+    s->err_retry_at = p->sys->now_ns() + s->err_retry_ns;
+    return true;
+}
+
 unsigned vpmu_perf_retry(VPMUPerf *p)
 {
     unsigned i, waiting = 0;
@@ -1215,6 +1300,10 @@ unsigned vpmu_perf_retry(VPMUPerf *p)
     for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
         VPMUPerfSlot *s = &p->slot[i];
 
+        if (s->fd >= 0 && s->in_error && (s->enabled || s->gated)) {
+            waiting += vpmu_perf_retry_error(p, i);
+            continue;
+        }
         if (!s->have_event || !s->enabled || s->fd >= 0) {
             continue;
         }
@@ -1223,8 +1312,10 @@ unsigned vpmu_perf_retry(VPMUPerf *p)
             continue;
         }
         trace_vpmu_perf_enable(i, s->fd, true);
-        p->stats.ioctls++;
-        p->sys->ioctl(s->fd, PERF_EVENT_IOC_ENABLE, NULL);
+        if (!p->paused) {
+            p->stats.ioctls++;
+            p->sys->ioctl(s->fd, PERF_EVENT_IOC_ENABLE, NULL);
+        }
     }
     p->retry_waiting = waiting;
     return waiting;
@@ -1248,6 +1339,8 @@ int64_t vpmu_perf_retry_at(const VPMUPerf *p)
 
         if (s->have_event && s->enabled && s->fd < 0) {
             at = MIN(at, s->open_errno ? s->retry_at : 0);
+        } else if (s->fd >= 0 && s->in_error && (s->enabled || s->gated)) {
+            at = MIN(at, s->err_retry_at);
         }
     }
     return at;
@@ -1324,7 +1417,60 @@ void vpmu_perf_note_signal(VPMUPerf *p)
         }
         vpmu_perf_sample(p, i);         /* @last: the count now */
         left = vpmu_perf_distance(s);
-        vpmu_perf_set_period(p, i, left ? left : 1);
+        /* At least VPMU_MIN_PERIOD on the host (vpmu_perf_host_period). */
+        vpmu_perf_set_period(p, i, left);
+    }
+}
+
+void vpmu_perf_pause(VPMUPerf *p, bool paused)
+{
+    unsigned i;
+
+    /*
+     * Hardware mode's events exclude the host: a stopped guest counts
+     * nothing there.  Software mode counts the vCPU thread's CPU time,
+     * which management work on that thread (query-vpmu, migration) would
+     * add to a stopped guest's counters.
+     */
+    if (!vpmu_perf_software(p) || p->paused == paused) {
+        return;
+    }
+    p->paused = paused;
+    trace_vpmu_perf_pause(paused);
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        VPMUPerfSlot *s = &p->slot[i];
+
+        if (s->fd >= 0 && (s->enabled || s->gated) && !s->in_error) {
+            p->stats.ioctls++;
+            p->sys->ioctl(s->fd, paused ? PERF_EVENT_IOC_DISABLE :
+                          PERF_EVENT_IOC_ENABLE, NULL);
+        }
+    }
+}
+
+VPMUPerfSignal vpmu_perf_signal_kind(int si_code)
+{
+    /*
+     * F_SETSIG signals carry the poll band: POLL_IN for an overflow
+     * (__perf_event_overflow), POLL_ERR for a pinned event that could not
+     * be scheduled (Linux 6.15 and later; POLL_HUP in 6.15-rc1..rc3).
+     */
+    return si_code == POLL_ERR || si_code == POLL_HUP ? VPMU_PERF_SIGNAL_ERROR
+                                                     : VPMU_PERF_SIGNAL_OVERFLOW;
+}
+
+void vpmu_perf_note_error_signal(VPMUPerf *p)
+{
+    unsigned i;
+
+    p->stats.error_signals++;
+    /* Which one?  A read finds it (and sets its backoff). */
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        VPMUPerfSlot *s = &p->slot[i];
+
+        if (s->fd >= 0 && !s->in_error && (s->enabled || s->gated)) {
+            vpmu_perf_sample_how(p, i, true);
+        }
     }
 }
 

@@ -77,6 +77,8 @@ typedef struct VPMUPerfStats {
     uint64_t user_reads;        /* counts read with RDPMC, no syscall */
     uint64_t gated_toggles;     /* virtual stops and starts, no syscall */
     uint64_t overflow_signals;
+    uint64_t error_signals;     /* pinned events that lost their counter */
+    uint64_t error_retries;     /* ENABLEs asking such an event back */
 } VPMUPerfStats;
 
 typedef struct VPMUPerf VPMUPerf;
@@ -142,7 +144,8 @@ unsigned vpmu_perf_release_idle(VPMUPerf *p, int64_t now_ns, int64_t idle_ns);
 /*
  * Counters the guest runs whose event could not be opened (or re-opened
  * after lazy release) for a reason that may pass (EMFILE, the fd reserve,
- * EBUSY, EACCES...): try again those whose backoff is over.  Returns how
+ * EBUSY, EACCES...), or whose pinned event lost its counter to host perf:
+ * try again those whose backoff is over.  Returns how
  * many still wait.  vpmu_perf_retry_at(): when the next one is due
  * (now_ns clock), INT64_MAX when none waits.
  */
@@ -152,6 +155,8 @@ int64_t vpmu_perf_retry_at(const VPMUPerf *p);
 bool vpmu_perf_retry_waiting(const VPMUPerf *p);
 void vpmu_perf_slot_info(VPMUPerf *p, unsigned slot, VPMUPerfSlotInfo *info);
 const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p);
+/* The cause and fix of a perf_event_open errno, for messages. */
+const char *vpmu_perf_hint(int err);
 /* "EMFILE" for EMFILE: the errno names the docs use. */
 const char *vpmu_perf_errno_name(int err);
 /* The name perf users know the event by ("cycles", "skl::INST_RETIRED"). */
@@ -164,5 +169,25 @@ const char *vpmu_perf_event_name(const VPMUPerf *p, const VPMUHostEvent *ev);
 void vpmu_perf_test_preempt(VPMUPerf *p, unsigned slot, bool preempted);
 /* Count an overflow signal (called from the vCPU, not the handler). */
 void vpmu_perf_note_signal(VPMUPerf *p);
+
+/*
+ * The VM stops (@paused) or runs again: while it is stopped no host
+ * event counts, whatever the vCPU thread does meanwhile.  Call it on the
+ * vCPU thread.
+ */
+void vpmu_perf_pause(VPMUPerf *p, bool paused);
+
+/* What an event's signal says. */
+typedef enum VPMUPerfSignal {
+    VPMU_PERF_SIGNAL_OVERFLOW,  /* a counter reached its armed period */
+    VPMU_PERF_SIGNAL_ERROR,     /* a pinned event lost its counter */
+} VPMUPerfSignal;
+/* From the signal's si_code; async-signal-safe, for the handler. */
+VPMUPerfSignal vpmu_perf_signal_kind(int si_code);
+/*
+ * An error signal came (vCPU thread): find the events in error; they are
+ * asked back by vpmu_perf_retry() after a backoff.
+ */
+void vpmu_perf_note_error_signal(VPMUPerf *p);
 
 #endif

@@ -22,6 +22,7 @@
 #include "cpu.h"
 #include "kvm_i386.h"
 #include "system/kvm.h"
+#include "system/runstate.h"
 #include "hw/i386/apic.h"
 #include "hw/pci/msi.h"
 #include "hw/i386/vpmu.h"
@@ -113,6 +114,7 @@ typedef struct KVMVPMU {
     uint64_t instance;          /* see kvm_vpmu_instance() */
     QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
     QEMUTimer *retry_timer;     /* events that failed to open, again */
+    VMChangeStateEntry *vm_state;   /* pauses the events with the VM */
     uint64_t msr_exits;         /* guest PMU MSR accesses handled */
     uint64_t pmis;              /* PMIs delivered to the guest */
     /*
@@ -130,8 +132,9 @@ static KVMVPMU *kvm_vpmu(X86CPU *cpu)
     return container_of(cpu->vpmu, KVMVPMU, state);
 }
 
-/* Set by the overflow signal handler; read on the same vCPU thread. */
+/* Set by the signal handler; read on the same vCPU thread. */
 static __thread volatile sig_atomic_t kvm_vpmu_signalled;
+static __thread volatile sig_atomic_t kvm_vpmu_error_signalled;
 
 static const char *const kvm_vpmu_impl_names[] = {
     [KVM_VPMU_IMPL_USERSPACE] = "userspace",
@@ -652,6 +655,29 @@ static void kvm_vpmu_check_backend(VPMUPerf *backend)
     }
 }
 
+/* On the vCPU thread, which owns the backend. */
+static void kvm_vpmu_pause_work(CPUState *cs, run_on_cpu_data data)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    if (cpu->vpmu) {
+        vpmu_perf_pause(kvm_vpmu(cpu)->perf, !data.host_int);
+    }
+}
+
+/*
+ * A stopped VM counts nothing, whatever runs on its vCPU threads (QMP
+ * work, migration).  Queued before the vCPUs run again, so the events are
+ * back on before the guest is.
+ */
+static void kvm_vpmu_vm_state(void *opaque, bool running, RunState state)
+{
+    KVMVPMU *v = opaque;
+
+    async_run_on_cpu(v->cs, kvm_vpmu_pause_work,
+                     RUN_ON_CPU_HOST_INT(running));
+}
+
 bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -732,6 +758,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
                                     kvm_vpmu_release_timer, v);
     v->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, kvm_vpmu_retry_timer,
                                   v);
+    v->vm_state = qemu_add_vm_change_state_handler(kvm_vpmu_vm_state, v);
     vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
     if (kvm_vpmu_has_filter) {
         vpmu_set_filter(&v->state, &kvm_vpmu_filter);
@@ -874,12 +901,20 @@ static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
 }
 
 /*
- * Runs in signal context on the vCPU thread.  Setting immediate_exit
- * closes the window between QEMU's last look and KVM_RUN: the vCPU leaves
- * the guest (or does not enter it) and kvm_vpmu_pre_run() sees the flag.
+ * Runs in signal context on the vCPU thread.  An overflow sets
+ * immediate_exit, which closes the window between QEMU's last look and
+ * KVM_RUN: the vCPU leaves the guest (or does not enter it) and
+ * kvm_vpmu_pre_run() sees the flag.  An error signal (a pinned event lost
+ * its counter to host perf) does not hurry the vCPU out: nothing the
+ * guest sees changes, and leaving the guest at each one would let a busy
+ * host stall it.  It is looked at before the next entry.
  */
 static void kvm_vpmu_signal_handler(int sig, siginfo_t *si, void *uc)
 {
+    if (vpmu_perf_signal_kind(si->si_code) == VPMU_PERF_SIGNAL_ERROR) {
+        kvm_vpmu_error_signalled = 1;
+        return;
+    }
     kvm_vpmu_signalled = 1;
     if (current_cpu && current_cpu->kvm_run) {
         qatomic_set(&current_cpu->kvm_run->immediate_exit, 1);
@@ -914,6 +949,23 @@ static int kvm_vpmu_read_lvtpc(X86CPU *cpu, uint32_t *lvtpc)
     ret = kvm_vcpu_ioctl(CPU(cpu), KVM_GET_LAPIC, &lapic);
     memcpy(lvtpc, &lapic.regs[APIC_LVTPC_OFFSET], sizeof(*lvtpc));
     return ret;
+}
+
+/*
+ * An MSI with @vector aimed at the APIC @apic_id, physical destination.
+ * Bits 7:0 of the ID go in address bits 19:12; APIC IDs above 255 (QEMU
+ * gives them with the x2APIC API, KVM_X2APIC_API_USE_32BIT_IDS) need
+ * bits 31:8 in address bits 63:40, i.e. address_hi 31:8, which is where
+ * KVM reads them (x86_msi_msg_get_destid); KVM refuses a non-zero
+ * address_hi 7:0 then.
+ */
+static MSIMessage kvm_vpmu_pmi_msi(uint32_t apic_id, uint8_t vector)
+{
+    return (MSIMessage) {
+        .address = APIC_DEFAULT_ADDRESS | (apic_id & 0xff) << 12 |
+                   (uint64_t)(apic_id & 0xffffff00) << 32,
+        .data = vector,
+    };
 }
 
 /*
@@ -955,15 +1007,10 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
     case APIC_DM_NMI:
         kvm_vcpu_ioctl(CPU(cpu), KVM_NMI);
         break;
-    case APIC_DM_FIXED: {
-        MSIMessage msg = {
-            .address = APIC_DEFAULT_ADDRESS | (cpu->apic_id & 0xff) << 12,
-            .data = lvtpc & 0xff,
-        };
-
-        kvm_irqchip_send_msi(kvm_state, msg);
+    case APIC_DM_FIXED:
+        kvm_irqchip_send_msi(kvm_state, kvm_vpmu_pmi_msi(cpu->apic_id,
+                                                         lvtpc & 0xff));
         break;
-    }
     default:
         /* SMI, INIT, ExtINT: not what a PMU raises. */
         qemu_log_mask(LOG_GUEST_ERROR, "vpmu: LVTPC 0x%x has a delivery "
@@ -1063,6 +1110,10 @@ void kvm_vpmu_pre_run(X86CPU *cpu)
         /* Overflow status and PMI requests become current; re-arm. */
         trace_vpmu_kvm_overflow_signal(CPU(cpu)->cpu_index,
                                        vpmu_poll(cpu->vpmu));
+    }
+    if (kvm_vpmu_error_signalled) {
+        kvm_vpmu_error_signalled = 0;
+        vpmu_perf_note_error_signal(v->perf);
     }
     if (cpu->vpmu->pmi_pending) {
         kvm_vpmu_deliver_pmi(cpu);
@@ -1174,6 +1225,8 @@ int kvm_vpmu_init_vcpu(X86CPU *cpu)
     kvm_vpmu_init_signal();
     vpmu_perf_attach(kvm_vpmu(cpu)->perf, cs->cpu_index, cs->thread_id,
                      cpu->env.tsc_khz, KVM_VPMU_SIGNAL);
+    /* An incoming migration loads (and opens events) while stopped. */
+    vpmu_perf_pause(kvm_vpmu(cpu)->perf, !runstate_is_running());
 
     /* The filter is per VM; vCPU init is serialized by the BQL. */
     if (kvm_vpmu_filter_installed) {
@@ -1204,6 +1257,7 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
     object_property_del(OBJECT(cpu), "x-vpmu-preempt");
     timer_free(v->release_timer);
     timer_free(v->retry_timer);
+    qemu_del_vm_change_state_handler(v->vm_state);
     vpmu_release_all(&v->state);
     vpmu_perf_free(v->perf);
     cpu->vpmu = NULL;
