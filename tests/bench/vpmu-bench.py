@@ -27,7 +27,7 @@ from qmp import QMP                                       # noqa: E402
 CPU_PATH = '/machine/unattached/device[0]'
 STAT_COLUMNS = [('perf-opens', 'opens'), ('perf-ioctls', 'ioctls'),
                 ('perf-fcntls', 'fcntls'), ('perf-closes', 'closes'),
-                ('perf-reads', 'reads')]
+                ('perf-reads', 'reads'), ('rdpmc-values', 'rdpmc')]
 
 
 def main():
@@ -53,6 +53,7 @@ def main():
     qmp = QMP(sock)
     results = []
     before = None
+    coherent = None
     try:
         for raw in qemu.stdout:
             line = raw.decode(errors='replace').strip()
@@ -62,6 +63,7 @@ def main():
             if words[0] == 'BENCH-START':
                 before = qmp.cmd('qom-get', path=CPU_PATH,
                                  property='x-vpmu-stats')
+                coherent = before['rdpmc-coherent']
             elif words[0] == 'BENCH-END':
                 after = qmp.cmd('qom-get', path=CPU_PATH,
                                 property='x-vpmu-stats')
@@ -95,6 +97,15 @@ def main():
     print('pmi-latency: cycles the counter counted from its wrap to the '
           'guest\'s NMI handler (software mode adds up to its 1 ms minimum '
           'overflow period)')
+    print('rdpmc: counter values pushed into KVM per operation (KVM_SET_MSRS'
+          ' entries), for the guest\'s RDPMC')
+    if coherent:
+        print('RDPMC coherence: on (KVM has a PMU here): every figure above '
+              'includes its pushes')
+    else:
+        print('RDPMC coherence: NOT MEASURED: KVM has no PMU here '
+              '(kvm.enable_pmu=N), so nothing is pushed; run make bench on '
+              'a host whose KVM has one for that configuration')
     print('targets: toggles and reads <= 1.10x, event change <= 1.50x, no '
           'open in context-switch')
     return 0

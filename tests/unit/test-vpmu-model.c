@@ -20,7 +20,7 @@ typedef struct FakeBackend {
     VPMUHostEvent event[VPMU_MAX_COUNTERS];
     uint64_t period[VPMU_MAX_COUNTERS];     /* overflow signal distance */
     bool refuse;            /* program() fails, like an unsupported event */
-    unsigned programs, enables, disables, releases;
+    unsigned programs, enables, disables, releases, reads;
 } FakeBackend;
 
 static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
@@ -65,6 +65,7 @@ static uint64_t fake_read(void *opaque, unsigned slot)
 {
     FakeBackend *f = opaque;
 
+    f->reads++;
     return f->programmed[slot] ? f->count[slot] : 0;
 }
 
@@ -646,6 +647,30 @@ static void test_load_checks(Fixture *t, gconstpointer data)
     vpmu_release_all(&dst.s);
 }
 
+/*
+ * RDPMC coherence asks for a counter's value after every PMU exit:
+ * vpmu_slot_current_value() asks the host only for counters that may
+ * have counted since their last fold (running, or stopped since).
+ */
+static void test_current_value_reads(Fixture *t, gconstpointer data)
+{
+    unsigned reads;
+
+    wr(t, VPMU_MSR_PERFEVTSEL0, EVTSEL_CYCLES);
+    fake_tick(&t->f, 10);
+    reads = t->f.reads;
+    g_assert_cmphex(vpmu_slot_current_value(&t->s, 0), ==, 10);
+    g_assert_cmpuint(t->f.reads, ==, reads + 1);        /* running */
+    wr(t, VPMU_MSR_PERF_GLOBAL_CTRL, 0);
+    fake_tick(&t->f, 5);                        /* stopped: not counted */
+    reads = t->f.reads;
+    g_assert_cmphex(vpmu_slot_current_value(&t->s, 0), ==, 10);
+    g_assert_cmpuint(t->f.reads, ==, reads + 1);        /* stopped since */
+    g_assert_cmphex(vpmu_slot_current_value(&t->s, 0), ==, 10);
+    g_assert_cmphex(vpmu_slot_current_value(&t->s, 1), ==, 0);
+    g_assert_cmpuint(t->f.reads, ==, reads + 1);        /* folded: exact */
+}
+
 /* Configuration limits, with errors that name the -cpu property. */
 static void test_config_check(void)
 {
@@ -861,6 +886,7 @@ int main(int argc, char **argv)
     ADD("overflow-period", test_overflow_period);
     ADD("save-load", test_save_load);
     ADD("load-checks", test_load_checks);
+    ADD("current-value-reads", test_current_value_reads);
     ADD("unsupported-event-frozen", test_unsupported_event_frozen);
     ADD("reset-releases", test_reset_releases);
     ADD("reclaim-restore", test_reclaim_restore);

@@ -454,6 +454,12 @@ uint64_t vpmu_slot_folded_value(const VPMUState *s, unsigned slot)
     return s->counters[slot].value;
 }
 
+uint64_t vpmu_slot_current_value(VPMUState *s, unsigned slot)
+{
+    return s->counters[slot].unfolded ? slot_fold(s, slot)
+                                      : s->counters[slot].value;
+}
+
 /*
  * Host policy changes act at once (management calls these on the vCPU
  * thread): every counter is looked at again by vpmu_sync().

@@ -365,10 +365,15 @@ void vpmu_slot_host_event(const VPMUState *s, unsigned slot,
 uint64_t vpmu_slot_value(VPMUState *s, unsigned slot);
 /*
  * Without asking the host: whether the backend counts for @slot, and the
- * count as of the last fold (exact for a slot that does not run).
+ * count as of the last fold (exact for a slot that has not run since).
  */
 bool vpmu_slot_running(const VPMUState *s, unsigned slot);
 uint64_t vpmu_slot_folded_value(const VPMUState *s, unsigned slot);
+/*
+ * The guest-visible count, asking the host (a fold) only when the counter
+ * may have counted since the last fold: it runs, or stopped since.
+ */
+uint64_t vpmu_slot_current_value(VPMUState *s, unsigned slot);
 
 /* The SDM's name of a PMU MSR ("IA32_PERFEVTSEL5"), for messages. */
 void vpmu_msr_name(uint32_t msr, char *buf, size_t len);

@@ -125,6 +125,7 @@ typedef struct KVMVPMU {
     unsigned rdpmc_gp, rdpmc_fixed;
     uint64_t rdpmc_pushed[VPMU_MAX_COUNTERS];
     bool rdpmc_stale;
+    uint64_t rdpmc_pushes, rdpmc_values;    /* KVM_SET_MSRS, entries */
 } KVMVPMU;
 
 static KVMVPMU *kvm_vpmu(X86CPU *cpu)
@@ -515,6 +516,9 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
         { "lazy-releases", st->lazy_releases },
         { "overflow-signals", st->overflow_signals },
         { "open-fds", vpmu_perf_open_fds(v->perf) },
+        { "rdpmc-pushes", v->rdpmc_pushes },
+        { "rdpmc-values", v->rdpmc_values },
+        { "rdpmc-coherent", v->rdpmc_gp || v->rdpmc_fixed },
     };
     unsigned i;
 
@@ -1065,15 +1069,18 @@ static void kvm_vpmu_push_rdpmc(X86CPU *cpu)
         /*
          * A running counter is folded (a read) only after a PMU exit or a
          * signal, not before every KVM_RUN; a stopped one is pushed when
-         * its value changed (reset, migration).
+         * its value changed (reset, migration).  After an exit, only
+         * counters that may have counted since their last fold are read
+         * (a stopped, folded one is exact without the host), and only
+         * values KVM does not have yet are pushed.
          */
         if (!v->rdpmc_stale && (vpmu_slot_running(&v->state, i) ||
                                 v->rdpmc_pushed[i] ==
                                 vpmu_slot_folded_value(&v->state, i))) {
             continue;
         }
-        value = vpmu_slot_value(&v->state, i);
-        if (value == v->rdpmc_pushed[i] && !v->rdpmc_stale) {
+        value = vpmu_slot_current_value(&v->state, i);
+        if (value == v->rdpmc_pushed[i]) {
             continue;
         }
         msrs.entries[n].index = fixed ? VPMU_MSR_FIXED_CTR0 + idx
@@ -1086,6 +1093,8 @@ static void kvm_vpmu_push_rdpmc(X86CPU *cpu)
         return;
     }
     msrs.info.nmsrs = n;
+    v->rdpmc_pushes++;
+    v->rdpmc_values += n;
     ret = kvm_vcpu_ioctl(v->cs, KVM_SET_MSRS, &msrs);
     if (ret != n) {
         warn_report("vPMU: KVM refused our counter values for RDPMC "
@@ -1242,6 +1251,9 @@ void kvm_vpmu_reset_vcpu(X86CPU *cpu)
     if (cpu->vpmu) {
         vpmu_reset(cpu->vpmu);
         kvm_vpmu(cpu)->rdpmc_stale = true;
+        /* KVM reset its copy too: push every counter again, whatever. */
+        memset(kvm_vpmu(cpu)->rdpmc_pushed, 0xff,
+               sizeof(kvm_vpmu(cpu)->rdpmc_pushed));
     }
 }
 
