@@ -383,6 +383,18 @@ uint32_t kvm_vpmu_monitor_ms(void)
     return kvm_vpmu_monitor_interval_ms;
 }
 
+/*
+ * The next lazy-release sweep.  One millisecond more than the idle time:
+ * the clock counts whole milliseconds, and a sweep that came a fraction
+ * early would find the event that armed it not yet due and wait a whole
+ * period more.
+ */
+static void kvm_vpmu_arm_release_timer(KVMVPMU *v)
+{
+    timer_mod(v->release_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              (int64_t)kvm_vpmu_release_ms + 1);
+}
+
 /* On the vCPU thread (async_run_on_cpu): close long-stopped events. */
 static void kvm_vpmu_release_work(CPUState *cs, run_on_cpu_data data)
 {
@@ -397,9 +409,7 @@ static void kvm_vpmu_release_work(CPUState *cs, run_on_cpu_data data)
     v = kvm_vpmu(cpu);
     if (vpmu_perf_release_idle(v->perf, g_get_monotonic_time() * SCALE_US,
                                idle_ns)) {
-        timer_mod(v->release_timer,
-                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                  kvm_vpmu_release_ms);
+        kvm_vpmu_arm_release_timer(v);
     }
 }
 
@@ -453,9 +463,7 @@ static void kvm_vpmu_retry_timer(void *opaque)
 static void kvm_vpmu_arm_release(KVMVPMU *v)
 {
     if (!timer_pending(v->release_timer) && vpmu_perf_stopped(v->perf)) {
-        timer_mod(v->release_timer,
-                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                  kvm_vpmu_release_ms);
+        kvm_vpmu_arm_release_timer(v);
     }
 }
 
