@@ -23,6 +23,7 @@
  * (256, the new CPU's index in QEMU's possible CPUs).
  */
 #include "libguest.h"
+#include "cpuhp.h"
 
 #define PMI_VECTOR      32
 #define EVTSEL_INT      (1u << 20)
@@ -30,16 +31,6 @@
 #define NEAR_WRAP       ((uint32_t)-5000000)    /* a few ms, see pmu-smp */
 #define LOOPS           20000
 
-/* CPU hotplug register block (ICH9 LPC: 0x0cd8; PIIX4 PM: 0xaf00). */
-#define CPUHP_SELECTOR  0x0     /* write, dword */
-#define CPUHP_FLAGS     0x4     /* read: status; write: control (byte) */
-#define CPUHP_CMD       0x5     /* write, byte */
-#define CPUHP_DATA      0x8     /* dword */
-#define CPUHP_ENABLED   (1u << 0)
-#define CPUHP_INSERT    (1u << 1)
-#define CPUHP_CLEAR_INSERT (1u << 1)
-#define CPUHP_CMD_GET_NEXT   0
-#define CPUHP_CMD_GET_CPU_ID 3
 
 #define POLL_CYCLES     20000000000ull  /* seconds, whatever the TSC */
 

@@ -13,6 +13,7 @@
  * The host meanwhile checks the new vCPU's perf fds appear and go.
  */
 #include "libguest.h"
+#include "cpuhp.h"
 
 #define PMI_VECTOR      32
 #define EVTSEL_INT      (1u << 20)
@@ -21,18 +22,6 @@
 #define NEAR_WRAP       ((uint32_t)-5000000)    /* a few ms, see pmu-smp */
 #define LOOPS           20000
 
-/* CPU hotplug register block (PIIX4 PM: 0xaf00; ICH9 LPC: 0x0cd8). */
-#define CPUHP_SELECTOR  0x0     /* write, dword */
-#define CPUHP_FLAGS     0x4     /* read: status; write: control (byte) */
-#define CPUHP_CMD       0x5     /* write, byte */
-#define CPUHP_DATA      0x8     /* dword */
-#define CPUHP_ENABLED   (1u << 0)
-#define CPUHP_INSERT    (1u << 1)
-#define CPUHP_REMOVE    (1u << 2)
-#define CPUHP_CLEAR_INSERT (1u << 1)
-#define CPUHP_CLEAR_REMOVE (1u << 2)
-#define CPUHP_EJECT     (1u << 3)
-#define CPUHP_CMD_GET_CPU_ID 3
 
 #define POLL_CYCLES     20000000000ull  /* seconds, whatever the TSC */
 

@@ -75,7 +75,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -150,23 +149,8 @@ class Client(QMP):
     """tests/bench/qmp.py's QMP, with timeouts on every read."""
 
     def __init__(self, path, timeout=30, cmd_timeout=30):
-        deadline = time.monotonic() + timeout
-        while True:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(cmd_timeout)
-            try:
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.file = self.sock.makefile('rw')
-        self.events = []
         self.event_counts = {}
-        json.loads(self.file.readline())        # greeting
-        self.cmd('qmp_capabilities')
+        super().__init__(path, timeout, io_timeout=cmd_timeout)
 
     def cmd(self, name, **args):
         try:

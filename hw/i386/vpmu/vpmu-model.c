@@ -907,6 +907,17 @@ void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
     }
 }
 
+void vpmu_saved_state_init(VPMUSavedState *st, const VPMUConfig *cfg)
+{
+    memset(st, 0, sizeof(*st));
+    st->version = cfg->version;
+    st->nr_gp = cfg->nr_gp;
+    st->nr_fixed = cfg->nr_fixed;
+    st->gp_width = cfg->gp_width;
+    st->fixed_width = cfg->fixed_width;
+    st->perf_capabilities = cfg->perf_capabilities;
+}
+
 void vpmu_save_state(VPMUState *s, VPMUSavedState *out)
 {
     unsigned i;
@@ -915,13 +926,7 @@ void vpmu_save_state(VPMUState *s, VPMUSavedState *out)
     for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
         slot_fold(s, i);
     }
-    memset(out, 0, sizeof(*out));
-    out->version = s->cfg.version;
-    out->nr_gp = s->cfg.nr_gp;
-    out->nr_fixed = s->cfg.nr_fixed;
-    out->gp_width = s->cfg.gp_width;
-    out->fixed_width = s->cfg.fixed_width;
-    out->perf_capabilities = s->cfg.perf_capabilities;
+    vpmu_saved_state_init(out, &s->cfg);
     out->global_ctrl = s->global_ctrl;
     out->global_status = s->global_status;
     out->fixed_ctr_ctrl = s->fixed_ctr_ctrl;

@@ -179,13 +179,7 @@ static bool vpmu_import_kvm(X86CPU *cpu, VPMUSavedState *st, Error **errp)
     char name[32];
     unsigned i;
 
-    memset(st, 0, sizeof(*st));
-    st->version = cfg->version;
-    st->nr_gp = cfg->nr_gp;
-    st->nr_fixed = cfg->nr_fixed;
-    st->gp_width = cfg->gp_width;
-    st->fixed_width = cfg->fixed_width;
-    st->perf_capabilities = cfg->perf_capabilities;
+    vpmu_saved_state_init(st, cfg);
     for (i = VPMU_MAX_GP; i < MAX_GP_COUNTERS; i++) {
         uint32_t msr = env->msr_gp_counters[i] ? VPMU_MSR_PMC0 + i
                                                : VPMU_MSR_PERFEVTSEL0 + i;

@@ -323,6 +323,8 @@ typedef struct VPMUSavedState {
     bool pmi_pending;
 } VPMUSavedState;
 
+/* A state for @cfg with every register 0 (what an empty stream says). */
+void vpmu_saved_state_init(VPMUSavedState *st, const VPMUConfig *cfg);
 /* Fold the host's counts and copy the state out (the VM is stopped). */
 void vpmu_save_state(VPMUState *s, VPMUSavedState *out);
 /*
