@@ -765,6 +765,12 @@ static void test_mode_choice(void)
         g_assert_cmpint(mode, ==, VPMU_PERF_SOFTWARE);
         g_assert_false(warn);
     }
+    /*
+     * A mediated-vPMU VM started after us makes our opens fail with
+     * EOPNOTSUPP (mediated_pmu_account_event): the message says so.
+     */
+    g_assert_nonnull(strstr(vpmu_perf_hint(EOPNOTSUPP),
+                            "enable_mediated_pmu"));
 }
 
 /*
