@@ -14,6 +14,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
+#include "qemu/bitmap.h"
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
@@ -36,16 +37,6 @@
  * (QEMU keeps SIG_IPI, SIGUSR1, for its own kicks).
  */
 #define KVM_VPMU_SIGNAL (SIGRTMIN + 6)
-
-/* Clear @n bits of a byte bitmap (KVM's MSR filter layout) from @start. */
-static void bitmap_clear_u8(uint8_t *map, unsigned start, unsigned n)
-{
-    unsigned i;
-
-    for (i = start; i < start + n; i++) {
-        map[i / BITS_PER_BYTE] &= ~(1u << (i % BITS_PER_BYTE));
-    }
-}
 
 /* Per-VM settings: -accel kvm,vpmu=...,vpmu-backend=...,... */
 static KVMVPMUImpl kvm_vpmu_impl = KVM_VPMU_IMPL_USERSPACE;
@@ -1198,7 +1189,7 @@ static int kvm_vpmu_install_filter(KVMState *s)
     while (i < blocks->len) {
         const VPMUMsrRange *first = &g_array_index(blocks, VPMUMsrRange, i);
         uint32_t base = first->base, end = base + first->nmsrs;
-        g_autofree uint8_t *allow = NULL;
+        g_autofree unsigned long *allow = NULL;
 
         for (j = i + 1; j < blocks->len; j++) {
             r = &g_array_index(blocks, VPMUMsrRange, j);
@@ -1208,14 +1199,17 @@ static int kvm_vpmu_install_filter(KVMState *s)
             }
             end = MAX(end, r->base + r->nmsrs);
         }
-        /* Set: KVM handles it.  Clear: it exits to the model. */
-        allow = g_malloc(DIV_ROUND_UP(end - base, BITS_PER_BYTE));
-        memset(allow, 0xff, DIV_ROUND_UP(end - base, BITS_PER_BYTE));
+        /*
+         * Set: KVM handles it.  Clear: it exits to the model.  On x86
+         * (little-endian) a bitmap's longs lay out as KVM's filter bytes.
+         */
+        allow = bitmap_new(end - base);
+        bitmap_fill(allow, end - base);
         for (k = i; k < j; k++) {
             r = &g_array_index(blocks, VPMUMsrRange, k);
-            bitmap_clear_u8(allow, r->base - base, r->nmsrs);
+            bitmap_clear(allow, r->base - base, r->nmsrs);
         }
-        ret = kvm_filter_msr_range(s, base, end - base, allow,
+        ret = kvm_filter_msr_range(s, base, end - base, (uint8_t *)allow,
                                    kvm_vpmu_rdmsr, kvm_vpmu_wrmsr);
         trace_vpmu_kvm_filter_range(base, end - base, j - i, ret);
         if (ret < 0) {
