@@ -25,7 +25,8 @@ QB := $(B)/qemu-build
 GB := $(B)/guest
 PY := /usr/bin/python3
 EMU := $(B)/qemu-system-x86_64
-UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-events \
+UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-exact \
+	tests/unit/test-vpmu-events \
 	tests/unit/test-vpmu-perf tests/qtest/vpmu-test
 JOBS ?= $(shell nproc)
 

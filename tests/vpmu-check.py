@@ -1191,6 +1191,7 @@ def main():
         return 1 if results['failed'] else 0
 
     unit_test(args.qemu_build, 'test-vpmu-model')
+    unit_test(args.qemu_build, 'test-vpmu-exact')
     unit_test(args.qemu_build, 'test-vpmu-events')
     unit_test(args.qemu_build, 'test-vpmu-perf')
     checkpatch_test(args)
