@@ -29,25 +29,33 @@ class QMP:
                     raise
                 time.sleep(0.05)
         self.sock.settimeout(io_timeout)
-        self.file = self.sock.makefile('rw')
+        # Binary, read-only: a text-mode 'rw' file drops what it has read
+        # ahead of the current line at the next write (TextIOWrapper.write
+        # resets its decoder), which loses an event queued behind a reply.
+        self.file = self.sock.makefile('rb')
         self.events = []
-        json.loads(self.file.readline())        # greeting
+        self._read()                            # greeting
         self.cmd('qmp_capabilities')
 
     def cmd(self, name, **args):
         msg = {'execute': name}
         if args:
             msg['arguments'] = args
-        self.file.write(json.dumps(msg) + '\n')
-        self.file.flush()
+        self.sock.sendall((json.dumps(msg) + '\n').encode())
         while True:
-            reply = json.loads(self.file.readline())
+            reply = self._read()
             if 'event' in reply:
                 self.events.append(reply)
                 continue
             if 'error' in reply:
                 raise RuntimeError(f'{name}: {reply["error"]["desc"]}')
             return reply['return']
+
+    def _read(self):
+        line = self.file.readline()
+        if not line:
+            raise ConnectionError('QMP: QEMU closed the connection')
+        return json.loads(line)
 
     def close(self):
         self.sock.close()
