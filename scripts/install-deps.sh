@@ -9,7 +9,7 @@ set -eu
 PKGS="gcc make patch dpkg-dev pkg-config ninja-build flex bison
       python3 python3-venv libglib2.0-dev libpixman-1-dev libfdt-dev
       libpfm4-dev seabios qemu-system-data clang libclang-rt-14-dev
-      binutils"
+      binutils libcapstone-dev"
 BPO_PKGS="meson python3-pycotap"
 SRCLIST=/etc/apt/sources.list.d/qemu-vpmu.sources
 
