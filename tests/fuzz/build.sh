@@ -1,13 +1,16 @@
 #!/bin/sh
 #
-# qemu-vpmu: build the register-model fuzzer (no QEMU build needed)
+# qemu-vpmu: build the fuzzers (no QEMU build needed)
 #
 # Copyright (c) 2026 The qemu-vpmu authors
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage, from the repository root: tests/fuzz/build.sh
-# Output: build/fuzz/vpmu-model-fuzz.  Needs clang with libFuzzer
-# (Debian: clang and libclang-rt-dev); CC overrides the compiler.
+# Output: build/fuzz/vpmu-model-fuzz (the register model) and
+# build/fuzz/vpmu-insn-fuzz (the instruction decoder and the single-step
+# classifier, cross-checked with capstone where libcapstone-dev is
+# installed).  Needs clang with libFuzzer (Debian: clang and
+# libclang-rt-dev); CC overrides the compiler.
 
 set -eu
 
@@ -17,24 +20,42 @@ if [ ! -f hw/i386/vpmu/vpmu-model.c ]; then
 fi
 
 CC=${CC:-clang}
-out=build/fuzz/vpmu-model-fuzz
 trace=build/fuzz/trace/trace-hw_i386_vpmu.h
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -Werror
+       -fno-sanitize-recover=undefined
+       -Itests/fuzz/shim -Ibuild/fuzz -Iinclude -Ihw/i386/vpmu"
 
 # The model's "trace.h" includes "trace/trace-hw_i386_vpmu.h": empty stubs.
 mkdir -p build/fuzz/trace
 python3 scripts/trace-stubs.py hw/i386/vpmu/trace-events "$trace"
 
-# Relink only when an input is newer than the binary.
-if [ -f "$out" ] &&
-   [ -z "$(find tests/fuzz hw/i386/vpmu/vpmu-model.c hw/i386/vpmu/trace.h \
-            hw/i386/vpmu/trace-events include/hw/i386/vpmu.h "$trace" \
-            scripts/trace-stubs.py -newer "$out" -type f | head -n 1)" ]; then
-    echo "build.sh: $out is up to date"
-    exit 0
-fi
+# build OUT SOURCES...: relink only when an input is newer than OUT.
+build() {
+    out=$1
+    shift
+    if [ -f "$out" ] &&
+       [ -z "$(find tests/fuzz tests/unit/vpmu-insn-capstone.h "$@" \
+                hw/i386/vpmu/trace.h hw/i386/vpmu/trace-events \
+                include/hw/i386 "$trace" scripts/trace-stubs.py \
+                -newer "$out" -type f | head -n 1)" ]; then
+        echo "build.sh: $out is up to date"
+        return
+    fi
+    # shellcheck disable=SC2086
+    $CC $flags $extra "$@" -o "$out" $libs
+    echo "build.sh: built $out"
+}
 
-$CC -g -O1 -fsanitize=fuzzer,address,undefined -Werror \
-    -fno-sanitize-recover=undefined \
-    -Itests/fuzz/shim -Ibuild/fuzz -Iinclude -Ihw/i386/vpmu \
-    tests/fuzz/vpmu-model-fuzz.c hw/i386/vpmu/vpmu-model.c -o "$out"
-echo "build.sh: built $out"
+extra= libs=
+build build/fuzz/vpmu-model-fuzz tests/fuzz/vpmu-model-fuzz.c \
+    hw/i386/vpmu/vpmu-model.c
+
+if pkg-config --exists capstone; then
+    extra="-DVPMU_HAVE_CAPSTONE $(pkg-config --cflags capstone)"
+    libs=$(pkg-config --libs capstone)
+else
+    echo "build.sh: WARNING: no libcapstone-dev: the decoder fuzzer runs" \
+         "without its capstone cross-check" >&2
+fi
+build build/fuzz/vpmu-insn-fuzz tests/fuzz/vpmu-insn-fuzz.c \
+    hw/i386/vpmu/vpmu-insn.c hw/i386/vpmu/vpmu-retire.c

@@ -1,19 +1,20 @@
 #!/bin/sh
 #
-# qemu-vpmu: run the register-model fuzzer for a bounded time
+# qemu-vpmu: run the fuzzers for a bounded time
 #
 # Copyright (c) 2026 The qemu-vpmu authors
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage, from the repository root: tests/fuzz/run.sh 60s | 100000
-#   Ns  run for N seconds (-max_total_time=N)
-#   N   run N inputs (-runs=N)
+#   Ns  run each fuzzer for N seconds (-max_total_time=N)
+#   N   run N inputs through each (-runs=N)
 # Extra arguments go to libFuzzer.  Builds first (cheap when up to date),
-# keeps the corpus in build/fuzz/corpus and crash inputs in build/fuzz/.
-# Prints libFuzzer's final stats, then one line
-#   fuzz: N executions, C crashes
-# and exits non-zero if the fuzzer found a crash or invariant violation.
-# Reproduce one with: build/fuzz/vpmu-model-fuzz build/fuzz/crash-...
+# keeps each corpus in build/fuzz/corpus-NAME and crash inputs in
+# build/fuzz/.  Runs the register-model fuzzer, then the decoder's;
+# prints libFuzzer's final stats and one line per fuzzer
+#   fuzz: NAME: N executions, C crashes
+# and exits non-zero if either found a crash or invariant violation.
+# Reproduce one with: build/fuzz/NAME build/fuzz/NAME-crash-...
 
 set -eu
 
@@ -32,28 +33,44 @@ case ${limit%s} in
 esac
 
 tests/fuzz/build.sh
-mkdir -p build/fuzz/corpus
-log=build/fuzz/fuzz.log
 
-rc=0
-build/fuzz/vpmu-model-fuzz "$bound" -print_final_stats=1 -timeout=10 \
-    -artifact_prefix=build/fuzz/ "$@" build/fuzz/corpus >"$log" 2>&1 || rc=$?
+# fuzz NAME: one bounded run of build/fuzz/NAME, then its summary line.
+status=0
+fuzz() {
+    name=$1
+    shift
+    mkdir -p "build/fuzz/corpus-$name"
+    log=build/fuzz/$name.log
+    rc=0
+    "build/fuzz/$name" "$bound" -print_final_stats=1 -timeout=10 \
+        -artifact_prefix="build/fuzz/$name-" "$@" "build/fuzz/corpus-$name" \
+        >"$log" 2>&1 || rc=$?
 
-grep -E '^(Done [0-9]+ runs|stat::)' "$log" || true
-runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' \
-       "$log" | tail -n 1)
-if [ -z "$runs" ]; then
-    runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n 1)
-fi
-crashes=$(grep -c -E '^(==[0-9]+==ERROR|vpmu-model-fuzz: INVARIANT)' \
-          "$log" || true)
-if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
-    crashes=1
-fi
-if [ "$crashes" -ne 0 ]; then
-    # Show what failed: the invariant or sanitizer report and the input.
-    grep -E -A 12 '(==ERROR|INVARIANT|runtime error)' "$log" | head -n 40 >&2
-    grep -E 'Test unit written to' "$log" >&2 || true
-fi
-echo "fuzz: ${runs:-0} executions, $crashes crashes"
-[ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]
+    grep -E '^(Done [0-9]+ runs|stat::)' "$log" || true
+    runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' \
+           "$log" | tail -n 1)
+    if [ -z "$runs" ]; then
+        runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n 1)
+    fi
+    crashes=$(grep -c -E '^(==[0-9]+==ERROR|vpmu-[a-z]+-fuzz: INVARIANT)' \
+              "$log" || true)
+    if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
+        crashes=1
+    fi
+    if [ "$crashes" -ne 0 ]; then
+        # Show what failed: the invariant or sanitizer report and the input.
+        grep -E -A 12 '(==ERROR|INVARIANT|runtime error)' "$log" |
+            head -n 40 >&2
+        grep -E 'Test unit written to' "$log" >&2 || true
+        status=1
+    fi
+    [ "$rc" -eq 0 ] || status=1
+    echo "fuzz: $name: ${runs:-0} executions, $crashes crashes"
+}
+
+# The model first: its corpus predates the split into two fuzzers.
+[ -d build/fuzz/corpus ] && [ ! -d build/fuzz/corpus-vpmu-model-fuzz ] &&
+    mv build/fuzz/corpus build/fuzz/corpus-vpmu-model-fuzz
+fuzz vpmu-model-fuzz "$@"
+fuzz vpmu-insn-fuzz "$@"
+exit $status
