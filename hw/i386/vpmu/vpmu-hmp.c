@@ -48,6 +48,7 @@ void hmp_info_vpmu(Monitor *mon, const QDict *qdict)
                            "%20" PRIu64 " %10" PRIu64 "\n", name,
                            ci->enabled ? "yes" : "no", ci->config,
                            ci->event ? ci->event : "-",
+                           ci->exact ? "exact" :
                            VpmuHostState_str(ci->host_state), ci->count,
                            ci->time_lost_ns / 1000000);
             if (ci->host_error) {
@@ -66,5 +67,17 @@ void hmp_info_vpmu(Monitor *mon, const QDict *qdict)
                        st->perf_opens, st->perf_open_failures,
                        st->perf_closes, st->lazy_releases, st->perf_ioctls,
                        st->perf_reads, st->overflow_signals);
+        if (info->exact) {
+            VpmuExactInfo *ex = info->exact;
+
+            monitor_printf(mon, "  exact: %s, %" PRIu64 " steps, %" PRIu64
+                           " retired, %" PRIu64 " REP iterations, %" PRIu64
+                           " events, %" PRIu64 " unexplained, %" PRIu64
+                           " ms stepping\n",
+                           ex->stepping ? "stepping" : "not stepping",
+                           ex->steps, ex->retired, ex->rep_iterations,
+                           ex->events, ex->unexplained,
+                           ex->step_ns / 1000000);
+        }
     }
 }

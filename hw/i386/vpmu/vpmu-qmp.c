@@ -93,6 +93,7 @@ static VpmuCounterInfo *vpmu_counter_info(X86CPU *cpu, unsigned slot)
     VPMUPerfSlotInfo info;
     VPMUHostEvent ev;
     const char *name;
+    uint32_t exact;
 
     vpmu_mgmt_slot_id(slot, &c->kind, &c->index);
     c->enabled = vpmu_slot_counting(s, slot);
@@ -107,6 +108,15 @@ static VpmuCounterInfo *vpmu_counter_info(X86CPU *cpu, unsigned slot)
     }
     vpmu_perf_slot_info(perf, slot, &info);
     c->host_state = vpmu_mgmt_host_state(cpu, slot, &info);
+    if (kvm_vpmu_exact_slots(cpu, &exact) && (exact & (1u << slot))) {
+        /* Stepping counts it: no host event, whatever perf says */
+        c->exact = true;
+        if (c->host_state != VPMU_HOST_STATE_RECLAIMED &&
+            c->host_state != VPMU_HOST_STATE_FILTERED) {
+            c->host_state = c->enabled ? VPMU_HOST_STATE_ACTIVE :
+                                         VPMU_HOST_STATE_INACTIVE;
+        }
+    }
     if (c->host_state == VPMU_HOST_STATE_ERROR) {
         c->host_error = vpmu_mgmt_host_error(&info);
     }
@@ -126,6 +136,7 @@ static void vpmu_query_work(CPUState *cs, run_on_cpu_data data)
     const VPMUModelStats *ms = &cpu->vpmu->stats;
     VpmuCounterInfoList **tail = &info->counters;
     VpmuStats *st = g_new0(VpmuStats, 1);
+    uint32_t exact;
     unsigned slot;
 
     info->cpu_index = cs->cpu_index;
@@ -158,6 +169,14 @@ static void vpmu_query_work(CPUState *cs, run_on_cpu_data data)
     st->lazy_releases = ps->lazy_releases;
     st->overflow_signals = ps->overflow_signals;
     info->stats = st;
+    if (kvm_vpmu_exact_slots(cpu, &exact)) {
+        VpmuExactInfo *ex = g_new0(VpmuExactInfo, 1);
+
+        kvm_vpmu_exact_stats(cpu, &ex->stepping, &ex->steps, &ex->retired,
+                             &ex->rep_iterations, &ex->events,
+                             &ex->unexplained, &ex->arms, &ex->step_ns);
+        info->exact = ex;
+    }
 }
 
 VpmuInfoList *qmp_query_vpmu(Error **errp)

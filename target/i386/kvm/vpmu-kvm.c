@@ -28,8 +28,10 @@
 #include "hw/pci/msi.h"
 #include "hw/i386/vpmu.h"
 #include "hw/i386/vpmu-perf.h"
+#include "hw/i386/vpmu-exact.h"
 #include "hw/i386/vpmu-migration.h"
 #include "vpmu-kvm.h"
+#include "vpmu-step.h"
 #include "trace/trace-hw_i386_vpmu.h"
 
 /*
@@ -48,6 +50,8 @@ static uint32_t kvm_vpmu_release_ms = KVM_VPMU_DEFAULT_RELEASE_MS;
 static uint32_t kvm_vpmu_monitor_interval_ms = KVM_VPMU_DEFAULT_MONITOR_MS;
 static bool kvm_vpmu_filter_installed;
 static uint64_t kvm_vpmu_instances;
+/* -accel kvm,vpmu-exact=on: count instructions and branches by stepping */
+static bool kvm_vpmu_exact;
 /* The event filter new vCPUs start with (vpmu-filter, vpmu-set-filter). */
 static bool kvm_vpmu_has_filter;
 static VPMUEventFilter kvm_vpmu_filter = { .deny = true };
@@ -65,6 +69,7 @@ enum {
     KVM_VPMU_SET_MONITOR_MS,
     KVM_VPMU_SET_FILTER,
     KVM_VPMU_SET_MIGRATION_FORMAT,
+    KVM_VPMU_SET_EXACT,
     KVM_VPMU_NR_PROPS,
 };
 static const char *const kvm_vpmu_prop_names[KVM_VPMU_NR_PROPS] = {
@@ -76,6 +81,7 @@ static const char *const kvm_vpmu_prop_names[KVM_VPMU_NR_PROPS] = {
     [KVM_VPMU_SET_MONITOR_MS] = "vpmu-monitor-ms",
     [KVM_VPMU_SET_FILTER] = "vpmu-filter",
     [KVM_VPMU_SET_MIGRATION_FORMAT] = "vpmu-migration-format",
+    [KVM_VPMU_SET_EXACT] = "vpmu-exact",
 };
 static unsigned kvm_vpmu_props_set;
 
@@ -101,6 +107,8 @@ static const char *kvm_vpmu_prop_given(unsigned props)
 typedef struct KVMVPMU {
     VPMUState state;
     VPMUPerf *perf;
+    VPMUExact *exact;           /* vpmu-exact=on: between model and perf */
+    KVMVPMUStep *step;          /* ... and the engine that feeds it */
     CPUState *cs;
     uint64_t instance;          /* see kvm_vpmu_instance() */
     QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
@@ -255,6 +263,17 @@ static const QEnumLookup kvm_vpmu_migration_format_lookup = {
     .size = ARRAY_SIZE(kvm_vpmu_migration_format_names),
 };
 
+static bool kvm_vpmu_get_exact(Object *obj, Error **errp)
+{
+    return kvm_vpmu_exact;
+}
+
+static void kvm_vpmu_set_exact(Object *obj, bool value, Error **errp)
+{
+    kvm_vpmu_exact = value;
+    kvm_vpmu_prop_set(KVM_VPMU_SET_EXACT);
+}
+
 static int kvm_vpmu_get_migration_format(Object *obj, Error **errp)
 {
     return vpmu_migration_format();
@@ -334,6 +353,12 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
         "What migration sends for a vCPU's PMU: 'qemu-vpmu' (default: "
         "the vPMU's state, and KVM's PMU state beside it) or 'kvm' "
         "(KVM's only, which QEMU without qemu-vpmu loads)");
+    object_class_property_add_bool(oc, "vpmu-exact", kvm_vpmu_get_exact,
+                                   kvm_vpmu_set_exact);
+    object_class_property_set_description(oc, "vpmu-exact",
+        "Count instructions retired (0xc0, fixed counter 0) and branches "
+        "retired (0xc4/0x00) exactly, by single-stepping a vCPU while such "
+        "a counter runs (slow; default off)");
 }
 
 VPMUPerf *kvm_vpmu_backend(X86CPU *cpu)
@@ -350,6 +375,32 @@ void kvm_vpmu_glue_stats(X86CPU *cpu, uint64_t *msr_exits, uint64_t *pmis)
 {
     *msr_exits = kvm_vpmu(cpu)->msr_exits;
     *pmis = kvm_vpmu(cpu)->pmis;
+}
+
+bool kvm_vpmu_exact_slots(X86CPU *cpu, uint32_t *owned)
+{
+    KVMVPMU *v = kvm_vpmu(cpu);
+
+    *owned = v->exact ? vpmu_exact_owned(v->exact) : 0;
+    return v->exact != NULL;
+}
+
+void kvm_vpmu_exact_stats(X86CPU *cpu, bool *stepping, uint64_t *steps,
+                          uint64_t *retired, uint64_t *iterations,
+                          uint64_t *events, uint64_t *unexplained,
+                          uint64_t *arms, uint64_t *ns)
+{
+    KVMVPMUStep *step = kvm_vpmu(cpu)->step;
+    const KVMVPMUStepStats *st = kvm_vpmu_step_stats(step);
+
+    *stepping = kvm_vpmu_step_active(step);
+    *steps = st->steps;
+    *retired = st->retired;
+    *iterations = st->iterations;
+    *events = st->events;
+    *unexplained = st->unexplained;
+    *arms = st->rearms;
+    *ns = kvm_vpmu_step_ns(step);
 }
 
 bool kvm_vpmu_vm_filter(VPMUEventFilter *f)
@@ -518,6 +569,21 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
         { "rdpmc-pushes", v->rdpmc_pushes },
         { "rdpmc-values", v->rdpmc_values },
         { "rdpmc-coherent", v->rdpmc_gp || v->rdpmc_fixed },
+        { "exact-steps", v->step ? kvm_vpmu_step_stats(v->step)->steps : 0 },
+        { "exact-retired",
+          v->step ? kvm_vpmu_step_stats(v->step)->retired : 0 },
+        { "exact-iterations",
+          v->step ? kvm_vpmu_step_stats(v->step)->iterations : 0 },
+        { "exact-events", v->step ? kvm_vpmu_step_stats(v->step)->events : 0 },
+        { "exact-unexplained",
+          v->step ? kvm_vpmu_step_stats(v->step)->unexplained : 0 },
+        { "exact-rearms", v->step ? kvm_vpmu_step_stats(v->step)->rearms : 0 },
+        { "exact-halts", v->step ? kvm_vpmu_step_stats(v->step)->halts : 0 },
+        { "exact-late", v->step ? kvm_vpmu_step_stats(v->step)->late : 0 },
+        { "exact-user-unstepped",
+          v->step ? kvm_vpmu_step_stats(v->step)->user_unstepped : 0 },
+        { "exact-ns", v->step ? kvm_vpmu_step_ns(v->step) : 0 },
+        { "exact-stepping", v->step && kvm_vpmu_step_active(v->step) },
     };
     unsigned i;
 
@@ -711,6 +777,10 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
         return false;
     }
     kvm_vpmu_check_backend(backend);
+    if (kvm_vpmu_exact && !kvm_vpmu_step_supported(errp)) {
+        vpmu_perf_free(backend);
+        return false;
+    }
     /*
      * KVM is given IA32_PERF_CAPABILITIES (KVM_SET_MSRS) while its own PMU
      * stays behind our filter: an LBR format or PEBS bits there would let
@@ -762,7 +832,23 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     v->retry_timer = timer_new_ms(QEMU_CLOCK_REALTIME, kvm_vpmu_retry_timer,
                                   v);
     v->vm_state = qemu_add_vm_change_state_handler(kvm_vpmu_vm_state, v);
-    vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
+    if (kvm_vpmu_exact) {
+        static bool said;
+
+        if (!said) {
+            said = true;
+            info_report("vPMU: vpmu-exact=on: instructions retired (event "
+                        "0xc0, fixed counter 0) and branches retired (0xc4 "
+                        "umask 0x00) count exactly; a vCPU single-steps "
+                        "while such a counter runs, one exit per "
+                        "instruction (about 10^3 to 10^4 times slower)");
+        }
+        v->exact = vpmu_exact_new(&vpmu_perf_ops, backend);
+        v->step = kvm_vpmu_step_new(cpu, v->exact);
+        vpmu_state_init(&v->state, &cfg, &vpmu_exact_ops, v->exact);
+    } else {
+        vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
+    }
     if (kvm_vpmu_has_filter) {
         vpmu_set_filter(&v->state, &kvm_vpmu_filter);
     }
@@ -1133,6 +1219,46 @@ void kvm_vpmu_pre_run(X86CPU *cpu)
     if (vpmu_perf_retry_waiting(v->perf) && !timer_pending(v->retry_timer)) {
         kvm_vpmu_arm_retry(v);
     }
+    /* Last: the PMI above may be the instruction the engine decodes */
+    if (v->step) {
+        kvm_vpmu_step_pre_run(v->step);
+    }
+}
+
+void kvm_vpmu_post_run(X86CPU *cpu, struct kvm_run *run)
+{
+    KVMVPMU *v;
+
+    if (!cpu->vpmu || !kvm_vpmu(cpu)->step) {
+        return;
+    }
+    v = kvm_vpmu(cpu);
+    if (kvm_vpmu_step_post_run(v->step, run)) {
+        /* An exact counter reached its period: the PMI goes in next */
+        v->rdpmc_stale = true;
+        trace_vpmu_kvm_overflow_signal(CPU(cpu)->cpu_index,
+                                       vpmu_poll(cpu->vpmu));
+    }
+}
+
+bool kvm_vpmu_debug_exit(X86CPU *cpu, struct kvm_run *run)
+{
+    return cpu->vpmu && kvm_vpmu(cpu)->step &&
+           kvm_vpmu_step_debug_exit(kvm_vpmu(cpu)->step, run);
+}
+
+void kvm_vpmu_update_guest_debug(X86CPU *cpu, struct kvm_guest_debug *dbg)
+{
+    if (cpu->vpmu && kvm_vpmu(cpu)->step) {
+        kvm_vpmu_step_guest_debug(kvm_vpmu(cpu)->step, dbg);
+    }
+}
+
+void kvm_vpmu_regs_written(X86CPU *cpu)
+{
+    if (cpu->vpmu && kvm_vpmu(cpu)->step) {
+        kvm_vpmu_step_regs_written(kvm_vpmu(cpu)->step);
+    }
 }
 
 /* Once per process: the handler; per vCPU thread: unblock the signal. */
@@ -1273,6 +1399,11 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
     timer_free(v->retry_timer);
     qemu_del_vm_change_state_handler(v->vm_state);
     vpmu_release_all(&v->state);
+    if (v->step) {
+        /* Stepping ends with the vCPU; its debug control goes with it */
+        kvm_vpmu_step_free(v->step);
+        vpmu_exact_free(v->exact);
+    }
     vpmu_perf_free(v->perf);
     cpu->vpmu = NULL;
     g_free(v);

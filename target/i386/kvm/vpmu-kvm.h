@@ -32,6 +32,16 @@ int kvm_vpmu_init_vcpu(X86CPU *cpu);
 void kvm_vpmu_reset_vcpu(X86CPU *cpu);
 /* Before KVM_RUN: act on counter overflows the host signalled. */
 void kvm_vpmu_pre_run(X86CPU *cpu);
+struct kvm_run;
+struct kvm_guest_debug;
+/* After every KVM_RUN (exact counting looks at each single-step). */
+void kvm_vpmu_post_run(X86CPU *cpu, struct kvm_run *run);
+/* KVM_EXIT_DEBUG: true when it was the vPMU's own step, now consumed. */
+bool kvm_vpmu_debug_exit(X86CPU *cpu, struct kvm_run *run);
+/* QEMU builds KVM's debug control (gdbstub): the vPMU adds its step. */
+void kvm_vpmu_update_guest_debug(X86CPU *cpu, struct kvm_guest_debug *dbg);
+/* QEMU is about to write the vCPU's registers into KVM. */
+void kvm_vpmu_regs_written(X86CPU *cpu);
 void kvm_vpmu_destroy_vcpu(X86CPU *cpu);
 
 /*
@@ -43,6 +53,13 @@ VPMUPerf *kvm_vpmu_backend(X86CPU *cpu);
 /* Unique per vPMU created, unlike cpu_index, which an unplug frees. */
 uint64_t kvm_vpmu_instance(X86CPU *cpu);
 void kvm_vpmu_glue_stats(X86CPU *cpu, uint64_t *msr_exits, uint64_t *pmis);
+/* vpmu-exact=on: the slots counted by stepping; false when it is off. */
+bool kvm_vpmu_exact_slots(X86CPU *cpu, uint32_t *owned);
+/* ... and what stepping did; @ns includes the stretch under way. */
+void kvm_vpmu_exact_stats(X86CPU *cpu, bool *stepping, uint64_t *steps,
+                          uint64_t *retired, uint64_t *iterations,
+                          uint64_t *events, uint64_t *unexplained,
+                          uint64_t *arms, uint64_t *ns);
 /* The per-VM event filter; false when there is none. */
 bool kvm_vpmu_vm_filter(VPMUEventFilter *f);
 /* Replace it (NULL: none) for vCPUs created from now on. */
