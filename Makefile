@@ -6,7 +6,8 @@
 #                 as root, for the libvirt test)
 #   make check-libvirt  only the libvirt test: our emulator under a
 #                 private libvirtd
-#   make fuzz     fuzz the register model for FUZZ_TIME (default 600s)
+#   make fuzz     fuzz the register model and the instruction decoder for
+#                 FUZZ_TIME each (default 600s)
 #   make bench    cost of vPMU operations, as ratios to a bare MSR exit
 #                 (BENCH_ACCEL=kvm,vpmu-rdpmc=on to try that path)
 #   make soak     the vPMU under load: an -smp 4 guest keeps every counter
@@ -26,6 +27,7 @@ GB := $(B)/guest
 PY := /usr/bin/python3
 EMU := $(B)/qemu-system-x86_64
 UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-exact \
+	tests/unit/test-vpmu-insn tests/unit/test-vpmu-retire \
 	tests/unit/test-vpmu-events \
 	tests/unit/test-vpmu-perf tests/qtest/vpmu-test
 JOBS ?= $(shell nproc)
@@ -73,6 +75,10 @@ guests: deps
 demo: qemu guests
 	@$(PY) tests/guest/run-guest.py --qemu $(EMU) \
 	    $(GB)/tests/guest/demo.elf -- -cpu host,pmu=on
+	@echo "qemu-vpmu: again, with exact counting (-accel kvm,vpmu-exact=on)"
+	@$(PY) tests/guest/run-guest.py --qemu $(EMU) \
+	    $(GB)/tests/guest/demo.elf -- -accel kvm,vpmu-exact=on \
+	    -cpu host,pmu=on
 
 check: qemu guests libvirt-deps
 	@$(PY) tests/vpmu-check.py --qemu $(EMU) --qemu-build $(QB) \

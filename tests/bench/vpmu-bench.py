@@ -30,19 +30,11 @@ STAT_COLUMNS = [('perf-opens', 'opens'), ('perf-ioctls', 'ioctls'),
                 ('perf-reads', 'reads'), ('rdpmc-values', 'rdpmc')]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--qemu', required=True)
-    ap.add_argument('--guest', required=True)
-    ap.add_argument('--accel', default='kvm',
-                    help='the -accel option, e.g. kvm,vpmu-rdpmc=on')
-    ap.add_argument('extra', nargs='*')
-    args = ap.parse_args()
-
+def run_bench(args, accel, extra):
+    """Boot the bench guest; return its phases and the last info lines."""
     tmp = tempfile.mkdtemp(prefix='vpmu-bench-')
     sock = os.path.join(tmp, 'qmp.sock')
-    extra = args.extra or ['-cpu', 'host,pmu=on']
-    cmd = [args.qemu, '-M', 'pc', '-accel', args.accel, '-m', '64M',
+    cmd = [args.qemu, '-M', 'pc', '-accel', accel, '-m', '64M',
            '-nodefaults',
            '-display', 'none', '-no-reboot', '-serial', 'stdio',
            '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
@@ -52,6 +44,7 @@ def main():
                             stderr=sys.stderr, bufsize=0)
     qmp = QMP(sock)
     results = []
+    info = {}
     before = None
     coherent = None
     try:
@@ -71,6 +64,9 @@ def main():
                 per_op = {k: (after[k] - before[k]) / iters
                           for k, _ in STAT_COLUMNS}
                 results.append((name, cycles / iters, per_op))
+            elif words[0] == 'BENCH-INFO':
+                info[words[1]] = int(words[2])
+                continue
             elif words[0] == 'BENCH-DONE':
                 break
             else:
@@ -80,7 +76,53 @@ def main():
         qmp.close()
         qemu.kill()
         qemu.wait()
+    return results, info, coherent
 
+
+def exact_table(args):
+    """-accel kvm,vpmu-exact=on: a stepped instruction against the exit."""
+    results, info, _ = run_bench(args, 'kvm,vpmu-exact=on',
+                                 ['-cpu', 'host,pmu=on', '-append',
+                                  'exact=1'])
+    phases = {name: cycles for name, cycles, _ in results}
+    if set(phases) != {'bare-exit', 'nop-block-free', 'nop-block-stepped'}:
+        print('vpmu-bench: the exact-counting run produced no results',
+              file=sys.stderr)
+        return 1
+    block = 100                 # NOP_BLOCK in bench.c
+    floor = phases['bare-exit']
+    free = phases['nop-block-free'] / block
+    stepped = phases['nop-block-stepped'] / block
+    print()
+    print('exact counting (-accel kvm,vpmu-exact=on), one run:')
+    print(f'{"operation":<28}{"TSC cycles":>12}{"x bare exit":>13}')
+    print(f'{"bare-exit":<28}{floor:>12.0f}{1:>13.2f}')
+    print(f'{"stepped instruction":<28}{stepped:>12.0f}'
+          f'{stepped / floor:>13.2f}')
+    print(f'{"unstepped instruction":<28}{free:>12.1f}'
+          f'{free / floor:>13.4f}')
+    print(f'guest slowdown while stepping: x{stepped / free:.0f} '
+          '(stepped / unstepped instruction)')
+    print(f'instructions counted in the stepped phase: '
+          f'{info.get("instructions-counted", 0)} (the phase ran at least '
+          f'{block * 2000})')
+    print('target: a stepped instruction <= 1.2x the bare exit')
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--qemu', required=True)
+    ap.add_argument('--guest', required=True)
+    ap.add_argument('--accel', default='kvm',
+                    help='the -accel option, e.g. kvm,vpmu-rdpmc=on')
+    ap.add_argument('--no-exact', action='store_true',
+                    help='skip the exact-counting (single-step) run')
+    ap.add_argument('extra', nargs='*')
+    args = ap.parse_args()
+
+    extra = args.extra or ['-cpu', 'host,pmu=on']
+    results, _, coherent = run_bench(args, args.accel, extra)
     if not results or results[0][0] != 'bare-exit':
         print('vpmu-bench: the guest produced no results', file=sys.stderr)
         return 1
@@ -108,7 +150,7 @@ def main():
               'a host whose KVM has one for that configuration')
     print('targets: toggles and reads <= 1.10x, event change <= 1.50x, no '
           'open in context-switch')
-    return 0
+    return 0 if args.no_exact else exact_table(args)
 
 
 if __name__ == '__main__':

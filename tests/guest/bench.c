@@ -45,6 +45,14 @@ static void op_event_change(unsigned i)
     wrmsr(MSR_IA32_PERFEVTSEL0, i & 1 ? REF_EN : CYCLES_EN);
 }
 
+/* A straight run of NOPs: per-instruction cost, stepped or not */
+#define NOP_BLOCK 100
+
+static void op_nops(unsigned i)
+{
+    asm volatile(".rept 100\n\tnop\n\t.endr");
+}
+
 /* What a guest kernel does around a context switch. */
 static void op_context_switch(unsigned i)
 {
@@ -119,10 +127,34 @@ static void pmi_latency_phase(void)
     serial_getc();
 }
 
+/*
+ * -append exact=1 (-accel kvm,vpmu-exact=on): the NOPs without, then with
+ * an instructions-retired counter, which makes the vCPU single-step.
+ */
+static void exact_phases(void)
+{
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
+    wrmsr(MSR_IA32_PERFEVTSEL0, EVTSEL_EN | EVTSEL_USR | EVTSEL_OS |
+          EVENT_INST_RETIRED);
+    run_phase("bare-exit", op_bare_exit);
+    run_phase("nop-block-free", op_nops);
+    wrmsr(MSR_IA32_PMC0, 0);
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 1);
+    run_phase("nop-block-stepped", op_nops);
+    wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
+    guest_printf("BENCH-INFO instructions-counted %lu\n",
+                 rdmsr(MSR_IA32_PMC0));
+    guest_printf("BENCH-DONE\n");
+    guest_exit(0);
+}
+
 int main(void)
 {
     unsigned c;
 
+    if (cmdline_uint("exact", 0)) {
+        exact_phases();
+    }
     /* Four cycle counters, enabled, as a profiling guest would have. */
     wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
     for (c = 0; c < NR_GP; c++) {

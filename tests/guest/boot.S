@@ -9,6 +9,10 @@
  * to get wrong), enable PAE and long mode, and call guest_start() in C.
  * Long mode matters on these hosts: a 32-bit paging-off guest died with a
  * KVM emulation failure on IRET (see shared NOTES.md).
+ *
+ * Every mapping is user-accessible (U bit), so that run_user() can run
+ * the image's own code and data at CPL 3.  Nothing above 4 GiB is
+ * mapped: a test that wants a #PF touches 4 GiB or more.
  */
 
 #define MB_MAGIC    0x1badb002
@@ -21,18 +25,18 @@
     .section .data
     .align 4096
 pml4:
-    .quad pdpt + 0x3                /* present, writable */
+    .quad pdpt + 0x7                /* present, writable, user */
     .fill 511, 8, 0
 pdpt:
-    .quad pd + 0x0000 + 0x3
-    .quad pd + 0x1000 + 0x3
-    .quad pd + 0x2000 + 0x3
-    .quad pd + 0x3000 + 0x3
+    .quad pd + 0x0000 + 0x7
+    .quad pd + 0x1000 + 0x7
+    .quad pd + 0x2000 + 0x7
+    .quad pd + 0x3000 + 0x7
     .fill 508, 8, 0
 pd:
     .set addr, 0
     .rept 2048
-    .quad addr + 0x83               /* present, writable, 2 MiB page */
+    .quad addr + 0x87               /* present, writable, user, 2 MiB */
     .set addr, addr + 0x200000
     .endr
 
@@ -42,6 +46,17 @@ gdt:
     .quad 0x00af9b000000ffff        /* 0x08: 64-bit code */
     .quad 0x00cf93000000ffff        /* 0x10: data */
     .quad 0x00cf9b000000ffff        /* 0x18: 32-bit code, for APs */
+    /*
+     * Ring 3 (libguest.h's USER_DS, USER_CS).  Data below code, in the
+     * order SYSRET would want them too (STAR[63:48] = 0x18).
+     */
+    .quad 0x00cff3000000ffff        /* 0x20: data, DPL 3 */
+    .quad 0x00affb000000ffff        /* 0x28: 64-bit code, DPL 3 */
+    /*
+     * 0x30: one 16-byte TSS descriptor per CPU (MAX_CPUS = 8), which
+     * libguest.c fills in before each CPU's LTR.
+     */
+    .fill 2 * 8, 8, 0
 gdt_end:
 gdt_desc:
     .word gdt_end - gdt - 1
@@ -211,5 +226,87 @@ vec_common:
     pop %rax
     add $16, %rsp                   /* vector and error code */
     iretq
+
+/*
+ * Ring 3.  void run_user_asm(void (*fn)(void), void *user_stack_top,
+ *                            void *tss_rsp0)
+ *
+ * Saves the callee-saved registers and RFLAGS on this stack and points
+ * the TSS's RSP0 just below them, so that every interrupt or exception
+ * taken in ring 3 runs on this stack, under what we saved.  Then IRETQ
+ * to @fn at CPL 3, with RFLAGS as the caller had them (IF included) and
+ * a return address to user_return on the user stack.
+ */
+#define USER_DS         0x23
+#define USER_CS         0x2b
+#define MSR_GS_BASE     0xc0000101
+
+    .globl run_user_asm, user_return, bp_entry
+run_user_asm:
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    pushfq                          /* 7 pushes: RSP is 16-aligned */
+    mov %rsp, (%rdx)                /* TSS.RSP0 */
+    /*
+     * IRETQ to ring 3 nulls DS, ES, FS and GS while they hold ring 0's
+     * selector, and a null GS may lose its base (the per-CPU area):
+     * load the user data selector, then put GS's base back.
+     */
+    mov $MSR_GS_BASE, %ecx
+    rdmsr
+    mov $USER_DS, %r8d
+    mov %r8d, %ds
+    mov %r8d, %es
+    mov %r8d, %fs
+    mov %r8d, %gs
+    wrmsr
+    and $-16, %rsi                  /* the ABI's alignment at a call */
+    movq $user_return, -8(%rsi)
+    sub $8, %rsi
+    pushq $USER_DS
+    push %rsi
+    pushfq
+    pushq $USER_CS
+    push %rdi
+    iretq
+
+/*
+ * Ring 3's way out: where @fn returns to, and where user_exit() jumps.
+ * Not SYSCALL or INT n: on the KVM PVM hosts we run on, SYSCALL from
+ * ring 3 stays in ring 3 and INT imm8 raises #UD, where INT3 and
+ * exceptions are delivered as on hardware.
+ */
+user_return:
+    int3
+user_return_end:
+    ud2
+
+/*
+ * The #BP gate (DPL 3).  user_return's INT3, from ring 3, goes back to
+ * run_user_asm's caller: the CPU took RSP0 and pushed its 5-word frame
+ * there, so our saved registers lie just above it.  SS is null after
+ * the ring change: give ring 0 its own back.  Any other #BP goes on to
+ * libguest's handlers.
+ */
+bp_entry:
+    testb $3, 8(%rsp)               /* the CS it came from */
+    jz vec3
+    cmpq $user_return_end, (%rsp)   /* INT3 is a trap: RIP is after it */
+    jne vec3
+    add $40, %rsp
+    mov $0x10, %eax
+    mov %eax, %ss
+    popfq
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    ret
 
     .section .note.GNU-stack, "", @progbits

@@ -69,6 +69,34 @@ struct idt_entry {
 } __attribute__((packed));
 
 static struct idt_entry idt[256] __attribute__((aligned(16)));
+/* What idt_init() installed, for restore_idt(). */
+static struct idt_entry idt_default[256];
+
+/* The 64-bit TSS (SDM vol. 3A, "Task Management in 64-bit Mode"). */
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+} __attribute__((packed));
+
+static struct tss tss[MAX_CPUS] __attribute__((aligned(16)));
+
+/*
+ * boot.S's ring 3 entry and the #BP gate that also leaves it (declared
+ * through typedefs: checkpatch takes prototypes in a .c for externs).
+ */
+typedef void run_user_asm_fn(void (*fn)(void), void *user_stack_top,
+                             void *tss_rsp0);
+typedef void asm_entry_fn(void);
+run_user_asm_fn run_user_asm;
+asm_entry_fn bp_entry;
+
+/* boot.S's GDT has a 16-byte TSS descriptor per CPU from 0x30 on. */
+#define GDT_TSS_SEL(cpu) (0x30 + 16 * (cpu))
 
 static void serial_putc(char c)
 {
@@ -343,21 +371,55 @@ void exception_handler(struct frame *f)
         }
     }
     guest_printf("Bail out! unexpected exception %lu (error 0x%lx) at "
-                 "rip 0x%lx\n", f->vector, f->error, f->rip);
+                 "rip 0x%lx, CPL %lu\n", f->vector, f->error, f->rip,
+                 f->cs & 3);
     guest_exit(2);
 }
 
-static void set_gate(unsigned vec, void (*fn)(void))
+/* A present 64-bit interrupt gate (type 0xe): IF is clear in handlers. */
+static void set_gate(unsigned vec, void *fn, unsigned dpl)
 {
     uint64_t off = (uint64_t)fn;
 
     idt[vec] = (struct idt_entry) {
-        .off0 = off, .sel = 0x08, .ist = 0, .type = 0x8e,
+        .off0 = off, .sel = KERNEL_CS, .ist = 0,
+        .type = 0x8e | (dpl & 3) << 5,
         .off1 = off >> 16, .off2 = off >> 32,
     };
 }
 
-#define GATE(n) set_gate(n, vec##n)
+void set_idt_raw(unsigned vec, void *handler, unsigned dpl)
+{
+    set_gate(vec & 0xff, handler, dpl);
+}
+
+void *get_idt_raw(unsigned vec, unsigned *dpl)
+{
+    struct idt_entry *e = &idt[vec & 0xff];
+
+    if (dpl) {
+        *dpl = e->type >> 5 & 3;
+    }
+    if (!(e->type & 0x80)) {
+        return NULL;
+    }
+    return (void *)(e->off0 | (uint64_t)e->off1 << 16 |
+                    (uint64_t)e->off2 << 32);
+}
+
+void restore_idt(unsigned vec)
+{
+    idt[vec & 0xff] = idt_default[vec & 0xff];
+}
+
+/* One of libguest's own gates, which restore_idt() puts back. */
+static void set_default_gate(unsigned vec, void *fn, unsigned dpl)
+{
+    set_gate(vec, fn, dpl);
+    idt_default[vec] = idt[vec];
+}
+
+#define GATE(n) set_default_gate(n, vec##n, 0)
 
 /* Every CPU loads the one IDT that the BSP built. */
 static void idt_load(void)
@@ -375,7 +437,55 @@ static void idt_init(void)
     GATE(0); GATE(1); GATE(2); GATE(3); GATE(4); GATE(5); GATE(6); GATE(7);
     GATE(8); GATE(10); GATE(11); GATE(12); GATE(13); GATE(14); GATE(16);
     GATE(17); GATE(18); GATE(19); GATE(32); GATE(33);
+    /*
+     * INT3 from ring 3 reaches the handler, as on Linux; bp_entry takes
+     * user_exit()'s first.
+     */
+    set_default_gate(3, bp_entry, 3);
     idt_load();
+}
+
+/*
+ * This CPU's TSS: written afresh each time (after a reset, or a CPU
+ * started again, the descriptor may still say "busy", which LTR refuses).
+ * No I/O bitmap, so port I/O from ring 3 raises #GP.
+ */
+static void tss_init(int cpu)
+{
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) gdtr;
+    uint64_t base = (uint64_t)&tss[cpu];
+    uint64_t limit = sizeof(struct tss) - 1;
+    uint64_t *desc;
+
+    asm volatile("sgdt %0" : "=m"(gdtr));
+    if (GDT_TSS_SEL(cpu + 1) > gdtr.limit + 1) {
+        guest_printf("Bail out! boot.S's GDT has no TSS slot for CPU %d\n",
+                     cpu);
+        guest_exit(2);
+    }
+    desc = (uint64_t *)(gdtr.base + GDT_TSS_SEL(cpu));
+    tss[cpu] = (struct tss) { .iomap_base = sizeof(struct tss) };
+    desc[0] = (limit & 0xffff) | (base & 0xffffff) << 16 |
+              0x89ull << 40 |                   /* present, 64-bit TSS */
+              (limit >> 16 & 0xf) << 48 | (base >> 24 & 0xff) << 56;
+    desc[1] = base >> 32;
+    asm volatile("ltr %w0" : : "r"(GDT_TSS_SEL(cpu)) : "memory");
+}
+
+void user_exit_stray(void)
+{
+    guest_printf("Bail out! user_exit() in ring 0\n");
+    guest_exit(2);
+}
+
+void run_user(void (*fn)(void), void *user_stack_top)
+{
+    /* RSP0 is at offset 4: x86 stores it unaligned without fuss. */
+    run_user_asm(fn, user_stack_top,
+                 (char *)&tss[smp_cpu_id()] + offsetof(struct tss, rsp));
 }
 
 static void percpu_init(int cpu)
@@ -383,6 +493,7 @@ static void percpu_init(int cpu)
     percpu[cpu].self = &percpu[cpu];
     percpu[cpu].cpu = cpu;
     wrmsr(MSR_GS_BASE, (uint64_t)&percpu[cpu]);
+    tss_init(cpu);
 }
 
 int smp_cpu_id(void)

@@ -109,6 +109,70 @@ uint64_t cmdline_uint(const char *key, uint64_t def);
  */
 void set_irq_handler(unsigned vec, void (*fn)(unsigned vec));
 
+/*
+ * Raw IDT gates: @handler gets the CPU's own frame (error code, if the
+ * vector has one, then RIP, CS, RFLAGS, RSP, SS), no stub in between,
+ * and must end in IRETQ.  Tests use them where they need to know every
+ * instruction a handler executes.  @dpl is the gate's DPL: 3 lets INT n
+ * reach it from ring 3 (exceptions and interrupts ignore it).  The IDT
+ * is shared by every CPU.
+ *
+ * get_idt_raw() returns vector @vec's handler (NULL if its gate is not
+ * present) and its DPL in *@dpl (when @dpl is not NULL); restore_idt()
+ * puts back libguest's own gate for @vec, or an absent one.
+ */
+void set_idt_raw(unsigned vec, void *handler, unsigned dpl);
+void *get_idt_raw(unsigned vec, unsigned *dpl);
+void restore_idt(unsigned vec);
+
+/*
+ * Ring 3.  The GDT has 64-bit user code and data segments, each CPU a
+ * TSS (its RSP0 set by run_user()) and the identity map is user
+ * accessible, so ring 3 runs the image's own code and data.
+ *
+ * run_user() enters ring 3 at @fn with RSP at @user_stack_top (rounded
+ * down to 16, minus a return address) and RFLAGS as the caller has them,
+ * IF included.  It returns, in ring 0, when @fn calls user_exit() or
+ * returns.  Interrupts and exceptions taken in ring 3 run on the
+ * caller's stack, below run_user()'s frame, through the usual handlers
+ * (exception_handler(), set_irq_handler(), ASM_TRY, raw gates).  Ring 3
+ * has IOPL 0: no port I/O (so no printf), no CLI/STI, no RDMSR.
+ *
+ * user_exit() jumps to libguest's user_return, whose INT3 libguest's
+ * #BP gate (DPL 3) recognizes; ring 3 asm may "jmp user_return" too.
+ * A test that replaces vector 3's gate (set_idt_raw()) must not leave
+ * ring 3 while it is replaced.  Not SYSCALL or INT n: on KVM PVM hosts
+ * SYSCALL from ring 3 stays in ring 3, INT imm8 raises #UD there and
+ * hangs ring 0, and INT3 in ring 0 is a KVM emulation failure.  PVM
+ * also shows ring 3 a CS of 0x33: test current_cpl(), not the selector.
+ */
+#define KERNEL_CS                   0x08
+#define KERNEL_DS                   0x10
+#define USER_DS                     0x23
+#define USER_CS                     0x2b
+
+void run_user(void (*fn)(void), void *user_stack_top);
+
+static inline int current_cpl(void)
+{
+    uint16_t cs;
+
+    asm volatile("mov %%cs, %0" : "=r"(cs));
+    return cs & 3;
+}
+
+/* user_exit() in ring 0: a bug, which this reports (and exits). */
+void user_exit_stray(void) __attribute__((noreturn));
+
+static inline void __attribute__((noreturn)) user_exit(void)
+{
+    if (current_cpl() != 3) {
+        user_exit_stray();
+    }
+    asm volatile("jmp user_return" : : : "memory");
+    __builtin_unreachable();
+}
+
 /* RDPMC that returns the exception vector (#GP = 13) or -1. */
 static inline int rdpmc_safe(uint32_t counter, uint64_t *val)
 {
