@@ -308,6 +308,8 @@ static void test_late_steps(void)
     g_assert_true(r.late.retired);
     g_assert_false(r.late.branch);
     g_assert_cmpint(r.late.cpl, ==, 0);
+    /* Where the frame's RFLAGS is, for the engine to hide its own TF */
+    g_assert_cmphex(r.frame_rflags, ==, h.rsp + 8 + 2 * 8);
 
     /* On time: at the gate's entry, nothing more retired */
     h.rip = handler;

@@ -213,6 +213,10 @@ static void classify_map1(VPMUInsn *insn, uint8_t op, uint8_t modrm)
         break;
     case 0x9d:
         insn->flags_load = true;
+        insn->popf = true;
+        break;
+    case 0x9c:
+        insn->pushf = true;
         break;
     case 0xf4:
         insn->halt = true;

@@ -48,7 +48,7 @@ static uint64_t get_slot(const uint8_t *p, unsigned size)
 static FrameMatch find_frame(const VPMUStepState *prev,
                              const VPMUStepState *now, uint64_t target,
                              uint64_t fall, bool known, VPMUReadLinear *read,
-                             void *opaque)
+                             void *opaque, uint64_t *rflags_at)
 {
     unsigned slot = now->mode == VPMU_INSN_MODE_64 ? 8 :
                     now->mode == VPMU_INSN_MODE_32 ? 4 : 2;
@@ -73,6 +73,7 @@ static FrameMatch find_frame(const VPMUStepState *prev,
         if (cs != prev->cs) {
             continue;
         }
+        *rflags_at = addr + 2 * slot;
         if (rip == (prev->rip & mask)) {
             if (!full) {
                 return FRAME_OLD;
@@ -86,6 +87,7 @@ static FrameMatch find_frame(const VPMUStepState *prev,
         if (known && (rip == (target & mask) || rip == (fall & mask))) {
             return FRAME_NEXT;
         }
+        *rflags_at = 0;
     }
     return FRAME_NONE;
 }
@@ -258,7 +260,8 @@ void vpmu_retire_classify(const VPMUStepState *prev, const VPMUInsn *insn,
         return;
     }
 
-    frame = find_frame(prev, now, target, fall, insn != NULL, read, opaque);
+    frame = find_frame(prev, now, target, fall, insn != NULL, read, opaque,
+                       &out->frame_rflags);
     if (frame == FRAME_OLD) {
         out->kind = VPMU_RETIRE_EVENT;
         out->branch = false;

@@ -67,6 +67,8 @@ typedef struct VPMUInsn {
     bool tlb_flush;         /* MOV CR0/3/4, INVLPG, INVPCID... */
     bool halt;              /* HLT */
     bool iret;              /* IRET, IRETD, IRETQ */
+    bool popf;              /* POPF, POPFD, POPFQ */
+    bool pushf;             /* PUSHF, PUSHFD, PUSHFQ */
     int64_t rel;            /* a relative branch's displacement */
 } VPMUInsn;
 

@@ -67,6 +67,8 @@ typedef struct VPMURetire {
     bool branch;            /* a branch instruction retired */
     bool taken;             /* ... and execution did not fall through */
     VPMULateStep late;
+    /* An event's frame: the linear address of its RFLAGS slot, or 0 */
+    uint64_t frame_rflags;
     /*
      * The instruction went to CPL 3 (IRET, SYSRET, SYSEXIT), but the
      * step came back at CPL 0: user mode ran, not stepped, and what it

@@ -56,6 +56,13 @@ struct KVMVPMUStep {
     bool rearm;                 /* TF may be gone: issue the control again */
     bool reseed;                /* QEMU wrote the registers: read prev */
     bool have_prev, need_decode, prev_ok;
+    /*
+     * The guest's own TF, which KVM hides from us while we step: known
+     * when stepping starts, then followed through what POPF and IRET load
+     * and what event delivery clears.  While it is set each step is the
+     * guest's #DB too, and kvm_handle_debug() injects it (deliver_db).
+     */
+    bool guest_tf, deliver_db;
     VPMUStepState prev;         /* the registers at the last exit */
     VPMUInsn prev_insn;         /* the instruction at prev.rip */
     uint64_t cr0, cr3, cr4, efer;
@@ -281,6 +288,57 @@ static int step_set_control(KVMVPMUStep *st, bool ours)
     return ret;
 }
 
+/*
+ * KVM_SET_GUEST_DEBUG without our SINGLESTEP clears TF, ours and the
+ * guest's alike (KVM reads RFLAGS without the TF it hides): give the
+ * guest its own back.
+ */
+static void step_restore_guest_tf(KVMVPMUStep *st)
+{
+    struct kvm_regs regs;
+
+    if (kvm_vcpu_ioctl(CPU(st->cpu), KVM_GET_REGS, &regs) == 0 &&
+        !(regs.rflags & TF_MASK)) {
+        regs.rflags |= TF_MASK;
+        kvm_vcpu_ioctl(CPU(st->cpu), KVM_SET_REGS, &regs);
+    }
+}
+
+/*
+ * What the CPU pushed as RFLAGS at @addr (PUSHF, an event's frame) holds
+ * the TF that KVM set for us: the guest must see its own.
+ */
+static void step_hide_tf(KVMVPMUStep *st, uint64_t addr)
+{
+    uint64_t gpa;
+    uint8_t b;
+
+    if (st->guest_tf || !step_translate(st, addr + 1, &gpa) ||
+        address_space_read(CPU(st->cpu)->as, gpa, MEMTXATTRS_UNSPECIFIED,
+                           &b, 1) != MEMTX_OK || !(b & (TF_MASK >> 8))) {
+        return;
+    }
+    b &= ~(TF_MASK >> 8);
+    address_space_write(CPU(st->cpu)->as, gpa, MEMTXATTRS_UNSPECIFIED, &b, 1);
+}
+
+/* The TF that the POPF or IRET at prev loaded, from the stack it read. */
+static bool step_loaded_tf(KVMVPMUStep *st, bool *tf)
+{
+    unsigned slot = st->prev_insn.op_size / 8;
+    uint64_t addr = st->prev.rsp + (st->prev_insn.iret ? 2 * slot : 0);
+    uint8_t b[2];
+
+    if (st->prev.mode != VPMU_INSN_MODE_64) {
+        addr = (uint32_t)(st->prev.ss_base + (uint32_t)addr);
+    }
+    if (!step_read_linear(st, addr, b, sizeof(b))) {
+        return false;
+    }
+    *tf = b[1] & (TF_MASK >> 8);
+    return true;
+}
+
 void kvm_vpmu_step_pre_run(KVMVPMUStep *st)
 {
     struct kvm_run *run = CPU(st->cpu)->kvm_run;
@@ -290,8 +348,14 @@ void kvm_vpmu_step_pre_run(KVMVPMUStep *st)
 
     if (want && (!st->armed || st->rearm || st->reseed || gdb_changed)) {
         if (!was_armed) {
+            struct kvm_regs regs;
+
             st->armed_since = get_clock();
             trace_vpmu_step_arm(CPU(st->cpu)->cpu_index, true);
+            st->guest_tf = !CPU(st->cpu)->singlestep_enabled &&
+                kvm_vcpu_ioctl(CPU(st->cpu), KVM_GET_REGS, &regs) == 0 &&
+                (regs.rflags & TF_MASK);
+            st->deliver_db = false;
         }
         if (step_set_control(st, true) == 0) {
             st->armed = true;
@@ -307,6 +371,9 @@ void kvm_vpmu_step_pre_run(KVMVPMUStep *st)
             trace_vpmu_step_arm(CPU(st->cpu)->cpu_index, false);
         }
         step_set_control(st, false);
+        if (st->armed && st->guest_tf) {
+            step_restore_guest_tf(st);
+        }
         st->armed = false;
         st->have_prev = false;
     }
@@ -434,7 +501,33 @@ bool kvm_vpmu_step_post_run(KVMVPMUStep *st, struct kvm_run *run)
     }
     trace_vpmu_step(CPU(st->cpu)->cpu_index, st->prev.rip, now.rip, r.kind,
                     r.branch);
+    if (r.frame_rflags) {
+        step_hide_tf(st, r.frame_rflags);
+    } else if (vpmu_retire_counts(r.kind) && st->prev_ok &&
+               st->prev_insn.pushf) {
+        step_hide_tf(st, now.mode == VPMU_INSN_MODE_64 ? now.rsp :
+                     (uint32_t)(now.ss_base + (uint32_t)now.rsp));
+    }
+    /* The guest's TF: a trap after an instruction that began with it */
+    if (st->guest_tf && stepped && (r.kind == VPMU_RETIRE_RETIRED ||
+                                    r.kind == VPMU_RETIRE_ITERATION)) {
+        st->deliver_db = true;
+    }
+    if (r.kind == VPMU_RETIRE_EVENT || r.kind == VPMU_RETIRE_RETIRED_EVENT) {
+        st->guest_tf = false;           /* delivery cleared it */
+    } else if (vpmu_retire_counts(r.kind) && st->prev_ok &&
+               (st->prev_insn.popf || st->prev_insn.iret)) {
+        bool tf;
+
+        if (step_loaded_tf(st, &tf)) {
+            st->guest_tf = tf;
+        }
+    }
     if (r.late.retired) {
+        /* The late instruction ran with the TF just loaded: its trap */
+        if (st->guest_tf && stepped) {
+            st->deliver_db = true;
+        }
         st->stats.late++;
         st->stats.retired++;
         signal |= vpmu_exact_retire(st->exact, &(VPMUExactRetired) {
@@ -474,6 +567,11 @@ bool kvm_vpmu_step_debug_exit(KVMVPMUStep *st, struct kvm_run *run)
 
     if (!st->armed || arch->exception != EXCP01_DB ||
         !(arch->dr6 & DR6_BS_BIT) || (arch->dr6 & DR6_B0_B3)) {
+        return false;
+    }
+    if (st->deliver_db) {
+        /* The guest's own single-step trap: QEMU injects it */
+        st->deliver_db = false;
         return false;
     }
     /* gdb's own step: kvm_handle_debug() reports it to gdb */
