@@ -14,7 +14,7 @@
 
 set -eu
 
-if [ ! -f hw/i386/vpmu/vpmu-model.c ]; then
+if [ ! -f hw/i386/vpmu/vpmu-core.c ]; then
     echo "build.sh: run me from the repository root" >&2
     exit 1
 fi
@@ -36,6 +36,7 @@ build() {
     if [ -f "$out" ] &&
        [ -z "$(find tests/fuzz tests/unit/vpmu-insn-capstone.h "$@" \
                 hw/i386/vpmu/trace.h hw/i386/vpmu/trace-events \
+                hw/i386/vpmu/vpmu-internal.h \
                 include/hw/i386 "$trace" scripts/trace-stubs.py \
                 -newer "$out" -type f | head -n 1)" ]; then
         echo "build.sh: $out is up to date"
@@ -48,7 +49,7 @@ build() {
 
 extra= libs=
 build build/fuzz/vpmu-model-fuzz tests/fuzz/vpmu-model-fuzz.c \
-    hw/i386/vpmu/vpmu-model.c
+    hw/i386/vpmu/vpmu-core.c hw/i386/vpmu/vpmu-intel.c
 
 if pkg-config --exists capstone; then
     extra="-DVPMU_HAVE_CAPSTONE $(pkg-config --cflags capstone)"

@@ -251,6 +251,11 @@ typedef struct VPMUState {
     /* Derived: statistics since vpmu_state_init(). */
     VPMUModelStats stats;
 
+    /*
+     * Derived: the register decoder that vpmu_state_init() chose (see
+     * hw/i386/vpmu/vpmu-internal.h).
+     */
+    const struct VPMUArchOps *arch;
     const VPMUBackendOps *ops;
     void *opaque;
 } VPMUState;

@@ -1,25 +1,23 @@
 /*
- * qemu-vpmu: register model of the Intel architectural PMU
+ * qemu-vpmu: the register decoder of the Intel architectural PMU
  *
  * Copyright (c) 2026 The qemu-vpmu authors
  * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * What every PMU MSR means: the MSR ranges, reserved bits, CPUID leaf 0xA,
+ * the GLOBAL_* registers, INUSE, PERF_CAPABILITIES and DEBUGCTL's
+ * freeze-on-PMI.  The counters themselves are the core's (vpmu-core.c),
+ * used through vpmu-internal.h.
  *
  * Rules cited as "SDM" are from the Intel SDM vol. 3B, chapter
  * "Performance Monitoring", and vol. 4 for the MSR layouts.  Where the SDM
  * leaves a detail open we follow KVM (arch/x86/kvm/vmx/pmu_intel.c) so that
  * guests see what they see under KVM's in-kernel vPMU.
- *
- * Like KVM, writes only validate and update registers and mark the counters
- * they affect dirty; vpmu_sync() later tells the backend, so one exit that
- * touches several counters is one batch of host work.
  */
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "qemu/host-utils.h"
-#include "qemu/log.h"
-#include "hw/i386/vpmu.h"
-#include "trace.h"
+#include "vpmu-internal.h"
 
 static const VPMUMsrRange vpmu_msr_range_table[] = {
     { VPMU_MSR_PMC0, VPMU_MAX_GP },
@@ -120,34 +118,6 @@ bool vpmu_config_check(const VPMUConfig *cfg, Error **errp)
     return true;
 }
 
-/* Bits [n-1:0]; unlike MAKE_64BIT_MASK, defined for n == 0. */
-static inline uint64_t low_bits(unsigned n)
-{
-    return n >= 64 ? ~0ULL : (1ULL << n) - 1;
-}
-
-static inline bool slot_is_fixed(unsigned slot)
-{
-    return slot >= VPMU_MAX_GP;
-}
-
-/* The slot's bit in GLOBAL_CTRL / GLOBAL_STATUS (and in s->dirty). */
-static inline uint64_t slot_bit(unsigned slot)
-{
-    return slot_is_fixed(slot) ?
-        1ULL << (VPMU_FIXED_BASE_BIT + slot - VPMU_MAX_GP) : 1ULL << slot;
-}
-
-static inline unsigned fixed_field(const VPMUState *s, unsigned idx)
-{
-    return (s->fixed_ctr_ctrl >> (4 * idx)) & 0xf;
-}
-
-static inline uint64_t slot_width_mask(const VPMUState *s, unsigned slot)
-{
-    return slot_is_fixed(slot) ? s->fixed_mask : s->gp_mask;
-}
-
 /*
  * SDM: a counter counts when its local enable and its GLOBAL_CTRL bit are
  * set and (version 4) the counters are not frozen by CTR_FRZ.
@@ -210,310 +180,56 @@ static bool slot_pmi_enabled(const VPMUState *s, unsigned slot)
     return s->counters[slot].eventsel & VPMU_EVTSEL_INT;
 }
 
-/* Events until the counter passes its width: the host's sampling period. */
-static uint64_t slot_distance(const VPMUState *s, unsigned slot)
+static void intel_init_masks(VPMUState *s)
 {
-    return slot_width_mask(s, slot) - s->counters[slot].value + 1;
-}
-
-/*
- * Fold what the host counted since the last look into the guest value.
- * SDM: a counter that passes its width wraps and sets its GLOBAL_STATUS
- * overflow bit.  The host's overflow signal is then re-armed for the next
- * wrap.
- */
-static uint64_t slot_fold(VPMUState *s, unsigned slot)
-{
-    VPMUCounter *c = &s->counters[slot];
-    uint64_t mask = slot_width_mask(s, slot);
-    uint64_t now, total;
-
-    if (!c->programmed) {
-        return c->value;
-    }
-    now = s->ops->read(s->opaque, slot);
-    total = c->value + (now - c->host_base);
-    if (total > mask) {
-        s->stats.overflows++;
-        s->global_status |= slot_bit(slot);
-        if (slot_pmi_enabled(s, slot)) {
-            s->pmi_pending = true;
-        }
-        trace_vpmu_overflow(slot, s->pmi_pending);
-    }
-    c->value = total & mask;
-    c->host_base = now;
-    c->unfolded = c->running;
-    if (total > mask) {
-        s->ops->set_period(s->opaque, slot, slot_distance(s, slot));
-    }
-    return c->value;
-}
-
-static void slot_set_value(VPMUState *s, unsigned slot, uint64_t val)
-{
-    VPMUCounter *c = &s->counters[slot];
+    bool any_thread;
+    int i;
 
     /*
-     * An overflow the host counted before this write still happened:
-     * fold first (which also takes the host count the new value starts
-     * from), then re-arm the overflow signal for the new distance.
+     * SDM: bits 63:32 of PERFEVTSELx are reserved.  AnyThread exists in
+     * versions 3 and 4; version 5 reports it deprecated (CPUID.0AH:EDX[15])
+     * and then it is reserved too.
      */
-    slot_fold(s, slot);
-    c->value = val & slot_width_mask(s, slot);
-    if (c->programmed) {
-        s->ops->set_period(s->opaque, slot, slot_distance(s, slot));
+    any_thread = s->cfg.version == 3 || s->cfg.version == 4;
+    s->evtsel_rsvd = ~low_bits(32) | (any_thread ? 0 : VPMU_EVTSEL_ANY);
+
+    s->fixed_ctrl_rsvd = ~0ULL;
+    for (i = 0; i < s->cfg.nr_fixed; i++) {
+        uint64_t field = VPMU_FIXED_CTRL_OS | VPMU_FIXED_CTRL_USR |
+                         VPMU_FIXED_CTRL_PMI |
+                         (any_thread ? VPMU_FIXED_CTRL_ANY : 0);
+
+        s->fixed_ctrl_rsvd &= ~(field << (4 * i));
+    }
+
+    /*
+     * GLOBAL_STATUS and GLOBAL_OVF_CTRL (STATUS_RESET from version 4)
+     * share their reserved bits; OvfBuf and CondChgd are accepted even
+     * without PEBS, as in KVM.  Version 4 adds the freeze bits, which
+     * STATUS_SET can set too (CondChgd it cannot).  The status bits of
+     * features we do not offer (Intel PT, uncore, SGX) stay reserved.
+     */
+    s->global_status_rsvd = ~(s->counters_mask | VPMU_GLOBAL_OVF_BUF |
+                              VPMU_GLOBAL_COND_CHGD);
+    s->global_status_set_rsvd = ~0ULL;
+    if (s->cfg.version >= 4) {
+        s->global_status_rsvd &= ~(VPMU_GLOBAL_LBR_FRZ | VPMU_GLOBAL_CTR_FRZ);
+        s->global_status_set_rsvd = s->global_status_rsvd |
+                                    VPMU_GLOBAL_COND_CHGD;
     }
 }
 
-/*
- * Before a write changes what an overflow means (INT, GLOBAL_STATUS),
- * overflows that already happened must be accounted under the old rules.
- * Only then: the fold costs the host a read, and enable toggles are the
- * fast path.
- */
-static void slot_fold_if_counted(VPMUState *s, unsigned slot)
+static void intel_reset(VPMUState *s)
 {
-    if (s->counters[slot].unfolded) {
-        slot_fold(s, slot);
-    }
-}
-
-static void slot_release(VPMUState *s, unsigned slot)
-{
-    VPMUCounter *c = &s->counters[slot];
-
-    if (c->programmed) {
-        slot_fold(s, slot);
-        s->ops->release(s->opaque, slot);
-    }
-    c->programmed = false;
-    c->running = false;
-    c->unfolded = false;
-}
-
-/*
- * Bring one counter's host side in line with its registers.  Changing only
- * an enable bit takes the fast path (set_enabled on the existing event);
- * a new event selection folds the old count first and programs afresh.
- * A counter that is not counting keeps its event, so that re-enabling it
- * with the same selection costs no new host event.
- */
-static void slot_sync(VPMUState *s, unsigned slot, uint64_t *start,
-                      uint64_t *stop)
-{
-    VPMUCounter *c = &s->counters[slot];
-    VPMUHostEvent ev;
-    bool fresh = false;
-
-    if (!slot_wants_counting(s, slot)) {
-        if (c->running) {
-            *stop |= 1ULL << slot;
-            c->running = false;
-            s->stats.toggles++;
-            trace_vpmu_counter_enable(slot, false);
-        }
-        return;
-    }
-
-    if (vpmu_slot_blocked(s, slot) != VPMU_HOST_ALLOWED) {
-        /* Frozen where it is, like an event the host cannot count. */
-        slot_release(s, slot);
-        return;
-    }
-    slot_host_event(s, slot, &ev);
-    if (!c->programmed || memcmp(&ev, &c->host_event, sizeof(ev))) {
-        /*
-         * Keep the count; program() replaces the slot's event, so the
-         * backend may reuse it when the host counts the same thing.
-         */
-        slot_fold(s, slot);
-        c->running = false;
-        c->unfolded = false;
-        c->host_event = ev;
-        c->host_base = 0;
-        c->programmed = s->ops->program(s->opaque, slot, &ev,
-                                        slot_distance(s, slot));
-        s->stats.programs++;
-        fresh = true;
-        trace_vpmu_counter_program(slot, ev.eventsel, c->programmed);
-    }
-    if (c->programmed && !c->running) {
-        *start |= 1ULL << slot;
-        c->running = true;
-        c->unfolded = true;
-        s->stats.toggles += !fresh;
-        trace_vpmu_counter_enable(slot, true);
-    }
-}
-
-/*
- * Start and stop counters.  Several at once (a GLOBAL_CTRL write) go to
- * the backend as one batch where it can do them in one host call.
- */
-static void vpmu_apply_enables(VPMUState *s, uint64_t start, uint64_t stop)
-{
-    unsigned slot;
-
-    if (s->ops->set_enabled_batch &&
-        (ctpop64(start) > 1 || ctpop64(stop) > 1)) {
-        s->ops->set_enabled_batch(s->opaque, start, stop);
-        return;
-    }
-    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
-        if ((start | stop) & (1ULL << slot)) {
-            s->ops->set_enabled(s->opaque, slot, start & (1ULL << slot));
-        }
-    }
-}
-
-void vpmu_sync(VPMUState *s)
-{
-    uint64_t start = 0, stop = 0;
-    unsigned slot;
-
-    if (!s->dirty) {
-        return;
-    }
-    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
-        if (s->dirty & slot_bit(slot)) {
-            slot_sync(s, slot, &start, &stop);
-        }
-    }
-    s->dirty = 0;
-    vpmu_apply_enables(s, start, stop);
-}
-
-bool vpmu_filter_allows(const VPMUEventFilter *f, const VPMUHostEvent *ev)
-{
-    uint16_t code = ev->eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK);
-    bool listed = false;
-    uint32_t i;
-
-    /* As KVM's filter: fixed counters by index, GP events by encoding. */
-    if (ev->fixed) {
-        listed = f->fixed_bitmap & (1u << ev->index);
-    } else {
-        for (i = 0; i < f->nevents && !listed; i++) {
-            listed = f->events[i] == code;
-        }
-    }
-    return f->deny ? !listed : listed;
-}
-
-bool vpmu_slot_present(const VPMUState *s, unsigned slot)
-{
-    return slot < VPMU_MAX_COUNTERS && (s->counters_mask & slot_bit(slot));
-}
-
-bool vpmu_slot_counting(const VPMUState *s, unsigned slot)
-{
-    return slot_wants_counting(s, slot);
-}
-
-VPMUHostBlock vpmu_slot_blocked(const VPMUState *s, unsigned slot)
-{
-    VPMUHostEvent ev;
-
-    if (s->reclaimed) {
-        return VPMU_HOST_RECLAIMED;
-    }
-    if (s->has_filter) {
-        slot_host_event(s, slot, &ev);
-        if (!vpmu_filter_allows(&s->filter, &ev)) {
-            return VPMU_HOST_FILTERED;
-        }
-    }
-    return VPMU_HOST_ALLOWED;
-}
-
-uint64_t vpmu_slot_config(const VPMUState *s, unsigned slot)
-{
-    return slot_is_fixed(slot) ? fixed_field(s, slot - VPMU_MAX_GP)
-                               : s->counters[slot].eventsel;
-}
-
-void vpmu_slot_host_event(const VPMUState *s, unsigned slot,
-                          VPMUHostEvent *ev)
-{
-    slot_host_event(s, slot, ev);
-}
-
-uint64_t vpmu_slot_value(VPMUState *s, unsigned slot)
-{
-    return slot_fold(s, slot);
-}
-
-bool vpmu_slot_running(const VPMUState *s, unsigned slot)
-{
-    return s->counters[slot].running;
-}
-
-uint64_t vpmu_slot_folded_value(const VPMUState *s, unsigned slot)
-{
-    return s->counters[slot].value;
-}
-
-uint64_t vpmu_slot_current_value(VPMUState *s, unsigned slot)
-{
-    return s->counters[slot].unfolded ? slot_fold(s, slot)
-                                      : s->counters[slot].value;
-}
-
-/*
- * Host policy changes act at once (management calls these on the vCPU
- * thread): every counter is looked at again by vpmu_sync().
- */
-void vpmu_set_reclaimed(VPMUState *s, bool reclaimed)
-{
-    s->reclaimed = reclaimed;
-    if (reclaimed) {
-        /* Stopped events too: the host gets every counter back. */
-        vpmu_release_all(s);
-    }
-    s->dirty |= s->counters_mask;
-    vpmu_sync(s);
-}
-
-void vpmu_set_filter(VPMUState *s, const VPMUEventFilter *filter)
-{
-    s->has_filter = filter != NULL;
-    if (filter) {
-        s->filter = *filter;
-    }
-    s->dirty |= s->counters_mask;
-    vpmu_sync(s);
-}
-
-void vpmu_release_all(VPMUState *s)
-{
-    unsigned slot;
-
-    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
-        slot_release(s, slot);
-    }
-}
-
-void vpmu_reset(VPMUState *s)
-{
-    unsigned slot;
-
-    vpmu_release_all(s);
-    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
-        memset(&s->counters[slot], 0, sizeof(s->counters[slot]));
-    }
     /* SDM: GLOBAL_CTRL powers up with the GP counters' bits set. */
     s->global_ctrl = low_bits(s->cfg.nr_gp);
-    s->global_status = 0;
     s->fixed_ctr_ctrl = 0;
     s->debugctl = 0;
-    s->pmi_pending = false;
-    s->dirty = 0;
 }
 
-void vpmu_pmi_delivered(VPMUState *s)
+/* DEBUGCTL's freeze-on-PMI (SDM: "Freezing ... on PMI"). */
+static void intel_pmi_delivered(VPMUState *s)
 {
-    s->pmi_pending = false;
     if (s->debugctl & VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI) {
         if (s->cfg.version >= 4) {
             /* Streamlined freeze: GLOBAL_CTRL is left alone. */
@@ -533,58 +249,6 @@ void vpmu_pmi_delivered(VPMUState *s)
         s->cfg.version >= 4) {
         s->global_status |= VPMU_GLOBAL_LBR_FRZ;
     }
-}
-
-void vpmu_state_init(VPMUState *s, const VPMUConfig *cfg,
-                     const VPMUBackendOps *ops, void *opaque)
-{
-    bool any_thread;
-    int i;
-
-    memset(s, 0, sizeof(*s));
-    s->cfg = *cfg;
-    s->ops = ops;
-    s->opaque = opaque;
-
-    s->gp_mask = low_bits(cfg->gp_width);
-    s->fixed_mask = low_bits(cfg->fixed_width);
-    s->counters_mask = low_bits(cfg->nr_gp) |
-        low_bits(cfg->nr_fixed) << VPMU_FIXED_BASE_BIT;
-
-    /*
-     * SDM: bits 63:32 of PERFEVTSELx are reserved.  AnyThread exists in
-     * versions 3 and 4; version 5 reports it deprecated (CPUID.0AH:EDX[15])
-     * and then it is reserved too.
-     */
-    any_thread = cfg->version == 3 || cfg->version == 4;
-    s->evtsel_rsvd = ~low_bits(32) | (any_thread ? 0 : VPMU_EVTSEL_ANY);
-
-    s->fixed_ctrl_rsvd = ~0ULL;
-    for (i = 0; i < cfg->nr_fixed; i++) {
-        uint64_t field = VPMU_FIXED_CTRL_OS | VPMU_FIXED_CTRL_USR |
-                         VPMU_FIXED_CTRL_PMI |
-                         (any_thread ? VPMU_FIXED_CTRL_ANY : 0);
-
-        s->fixed_ctrl_rsvd &= ~(field << (4 * i));
-    }
-
-    /*
-     * GLOBAL_STATUS and GLOBAL_OVF_CTRL (STATUS_RESET from version 4)
-     * share their reserved bits; OvfBuf and CondChgd are accepted even
-     * without PEBS, as in KVM.  Version 4 adds the freeze bits, which
-     * STATUS_SET can set too (CondChgd it cannot).  The status bits of
-     * features we do not offer (Intel PT, uncore, SGX) stay reserved.
-     */
-    s->global_status_rsvd = ~(s->counters_mask | VPMU_GLOBAL_OVF_BUF |
-                              VPMU_GLOBAL_COND_CHGD);
-    s->global_status_set_rsvd = ~0ULL;
-    if (cfg->version >= 4) {
-        s->global_status_rsvd &= ~(VPMU_GLOBAL_LBR_FRZ | VPMU_GLOBAL_CTR_FRZ);
-        s->global_status_set_rsvd = s->global_status_rsvd |
-                                    VPMU_GLOBAL_COND_CHGD;
-    }
-
-    vpmu_reset(s);
 }
 
 /* Index of @msr in a block of @n MSRs starting at @base, or -1. */
@@ -627,19 +291,6 @@ static uint64_t global_inuse(const VPMUState *s)
     return inuse;
 }
 
-/* Overflows happen while counting: look at every counter before answering. */
-uint64_t vpmu_poll(VPMUState *s)
-{
-    unsigned slot;
-
-    for (slot = 0; slot < VPMU_MAX_COUNTERS; slot++) {
-        if (s->counters[slot].unfolded) {
-            slot_fold(s, slot);
-        }
-    }
-    return s->global_status;
-}
-
 /* A write to GLOBAL_STATUS' freeze bit changes whether counters count. */
 static void set_global_status(VPMUState *s, uint64_t val)
 {
@@ -655,7 +306,7 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
 
     i = msr_index(msr, VPMU_MSR_PMC0, s->cfg.nr_gp);
     if (i >= 0) {
-        *val = slot_fold(s, i);
+        *val = vpmu_slot_fold(s, i);
         return true;
     }
     i = msr_index(msr, VPMU_MSR_A_PMC0, s->cfg.nr_gp);
@@ -664,7 +315,7 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
         if (!has_fw_write(s)) {
             return false;
         }
-        *val = slot_fold(s, i);
+        *val = vpmu_slot_fold(s, i);
         return true;
     }
     i = msr_index(msr, VPMU_MSR_PERFEVTSEL0, s->cfg.nr_gp);
@@ -674,7 +325,7 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
     }
     i = msr_index(msr, VPMU_MSR_FIXED_CTR0, s->cfg.nr_fixed);
     if (i >= 0) {
-        *val = slot_fold(s, VPMU_MAX_GP + i);
+        *val = vpmu_slot_fold(s, VPMU_MAX_GP + i);
         return true;
     }
 
@@ -731,7 +382,7 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         if (!host) {
             val = (uint64_t)(int64_t)(int32_t)val;
         }
-        slot_set_value(s, i, val);
+        vpmu_slot_set_value(s, i, val);
         return true;
     }
     i = msr_index(msr, VPMU_MSR_A_PMC0, s->cfg.nr_gp);
@@ -744,7 +395,7 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         if (*rsvd) {
             return false;
         }
-        slot_set_value(s, i, val);
+        vpmu_slot_set_value(s, i, val);
         return true;
     }
     i = msr_index(msr, VPMU_MSR_PERFEVTSEL0, s->cfg.nr_gp);
@@ -769,7 +420,7 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         if (*rsvd) {
             return false;
         }
-        slot_set_value(s, VPMU_MAX_GP + i, val);
+        vpmu_slot_set_value(s, VPMU_MAX_GP + i, val);
         return true;
     }
 
@@ -852,42 +503,6 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
     return false;
 }
 
-bool vpmu_msr_read(VPMUState *s, uint32_t msr, uint64_t *val, bool host)
-{
-    bool ok = vpmu_msr_read_one(s, msr, val);
-
-    if (!ok) {
-        *val = 0;
-        if (!host) {
-            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: RDMSR 0x%" PRIx32
-                          ": not present in this PMU configuration (#GP)\n",
-                          msr);
-        }
-    }
-    trace_vpmu_msr_read(msr, *val, host, ok);
-    return ok;
-}
-
-bool vpmu_msr_write(VPMUState *s, uint32_t msr, uint64_t val, bool host)
-{
-    uint64_t rsvd;
-    bool ok = vpmu_msr_write_one(s, msr, val, host, &rsvd);
-
-    if (!ok && !host) {
-        if (rsvd) {
-            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR 0x%" PRIx32
-                          " <- 0x%" PRIx64 ": reserved bits 0x%" PRIx64
-                          " set (#GP)\n", msr, val, rsvd);
-        } else {
-            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR 0x%" PRIx32
-                          " <- 0x%" PRIx64 ": not writable in this PMU "
-                          "configuration (#GP)\n", msr, val);
-        }
-    }
-    trace_vpmu_msr_write(msr, val, host, ok);
-    return ok;
-}
-
 void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
                     uint32_t *ecx, uint32_t *edx)
 {
@@ -904,39 +519,6 @@ void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
     *edx = cfg->nr_fixed | cfg->fixed_width << 5;
     if (cfg->version >= 5) {
         *edx |= VPMU_CPUID_EDX_ANYTHREAD_DEPRECATED;
-    }
-}
-
-void vpmu_saved_state_init(VPMUSavedState *st, const VPMUConfig *cfg)
-{
-    memset(st, 0, sizeof(*st));
-    st->version = cfg->version;
-    st->nr_gp = cfg->nr_gp;
-    st->nr_fixed = cfg->nr_fixed;
-    st->gp_width = cfg->gp_width;
-    st->fixed_width = cfg->fixed_width;
-    st->perf_capabilities = cfg->perf_capabilities;
-}
-
-void vpmu_save_state(VPMUState *s, VPMUSavedState *out)
-{
-    unsigned i;
-
-    vpmu_poll(s);
-    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        slot_fold(s, i);
-    }
-    vpmu_saved_state_init(out, &s->cfg);
-    out->global_ctrl = s->global_ctrl;
-    out->global_status = s->global_status;
-    out->fixed_ctr_ctrl = s->fixed_ctr_ctrl;
-    out->debugctl = s->debugctl;
-    out->pmi_pending = s->pmi_pending;
-    for (i = 0; i < VPMU_MAX_GP; i++) {
-        out->eventsel[i] = s->counters[i].eventsel;
-    }
-    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        out->value[i] = s->counters[i].value;
     }
 }
 
@@ -1085,7 +667,7 @@ static bool vpmu_load_absent(const VPMUState *s, const VPMUSavedState *in,
     return true;
 }
 
-bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp)
+static bool intel_load(VPMUState *s, const VPMUSavedState *in, Error **errp)
 {
     struct {
         uint32_t msr;
@@ -1093,7 +675,6 @@ bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp)
     } regs[VPMU_MAX_COUNTERS + VPMU_MAX_GP + 5];
     unsigned i, n = 0;
 
-    vpmu_reset(s);
     if (!vpmu_load_config(s, in, errp) || !vpmu_load_absent(s, in, errp)) {
         return false;
     }
@@ -1129,7 +710,7 @@ bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp)
             rsvd = regs[i].val & ~s->gp_mask;
             ok = !rsvd;
             if (ok) {
-                slot_set_value(s, slot, regs[i].val);
+                vpmu_slot_set_value(s, slot, regs[i].val);
             }
         } else {
             ok = vpmu_msr_write_one(s, regs[i].msr, regs[i].val, true,
@@ -1137,11 +718,21 @@ bool vpmu_load_state(VPMUState *s, const VPMUSavedState *in, Error **errp)
         }
         if (!ok) {
             vpmu_load_error(s, regs[i].msr, regs[i].val, rsvd, errp);
-            vpmu_reset(s);
             return false;
         }
     }
-    s->pmi_pending = in->pmi_pending;
-    vpmu_sync(s);
     return true;
 }
+
+const VPMUArchOps vpmu_intel_ops = {
+    .ranges = vpmu_msr_range_table,
+    .init_masks = intel_init_masks,
+    .reset = intel_reset,
+    .wants_counting = slot_wants_counting,
+    .host_event = slot_host_event,
+    .pmi_enabled = slot_pmi_enabled,
+    .msr_read = vpmu_msr_read_one,
+    .msr_write = vpmu_msr_write_one,
+    .pmi_delivered = intel_pmi_delivered,
+    .load = intel_load,
+};
