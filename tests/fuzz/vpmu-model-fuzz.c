@@ -4,13 +4,14 @@
  * Copyright (c) 2026 The qemu-vpmu authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Drives hw/i386/vpmu/vpmu-model.c with a fake backend, like the unit
- * tests, and checks it against an oracle written from the SDM (vol. 3B
- * "Performance Monitoring", vol. 4 for the MSRs) rather than from the
- * model's masks, so that a wrong mask shows up as a disagreement instead
- * of being copied into the check.  The oracle predicts every counter value
- * and GLOBAL_STATUS exactly, which covers "reads back what was written"
- * and "status changes only for a reason" at once.
+ * Drives the register model (hw/i386/vpmu/vpmu-core.c, vpmu-intel.c)
+ * with a fake backend, like the unit tests, and checks it against an
+ * oracle written from the SDM (vol. 3B "Performance Monitoring", vol. 4
+ * for the MSRs) rather than from the model's masks, so that a wrong mask
+ * shows up as a disagreement instead of being copied into the check.  The
+ * oracle predicts every counter value and GLOBAL_STATUS exactly, which
+ * covers "reads back what was written" and "status changes only for a
+ * reason" at once.
  *
  * Input: 6 configuration bytes, then operations (see fuzz_op()).
  */

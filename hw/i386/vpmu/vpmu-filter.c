@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Part of the model layer (no KVM, perf or libpfm), but kept out of
- * vpmu-model.c: parsing needs GLib, and the model builds without it for
- * the fuzzer.  What a filter does is vpmu_filter_allows(), in the model.
+ * vpmu-core.c: parsing needs GLib, and the model builds without it for
+ * the fuzzer.  What a filter does is vpmu_filter_allows(), in the core.
  */
 
 #include "qemu/osdep.h"

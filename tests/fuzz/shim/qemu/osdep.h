@@ -4,9 +4,9 @@
  * Copyright (c) 2026 The qemu-vpmu authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Just enough of QEMU's prelude for hw/i386/vpmu/vpmu-model.c to build
- * unchanged against plain C11 and libc, so that the fuzzer needs neither a
- * QEMU build nor glib.
+ * Just enough of QEMU's prelude for the register model (vpmu-core.c and
+ * vpmu-intel.c in hw/i386/vpmu/) to build unchanged against plain C11 and
+ * libc, so that the fuzzer needs neither a QEMU build nor glib.
  */
 #ifndef FUZZ_SHIM_QEMU_OSDEP_H
 #define FUZZ_SHIM_QEMU_OSDEP_H
