@@ -150,6 +150,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              fuzz_read, &m, &r);
         INVARIANT(r.kind <= VPMU_RETIRE_UNEXPLAINED, "kind %d", r.kind);
         INVARIANT(!r.taken || r.branch, "taken without a branch");
+        {
+            VPMUTakenBranch b[VPMU_RETIRE_MAX_BRANCHES];
+            unsigned nb = vpmu_retire_branches(&prev, ok ? &insn : NULL,
+                                               &now, &r, b);
+
+            INVARIANT(nb <= VPMU_RETIRE_MAX_BRANCHES, "%u branches", nb);
+            /* An instruction's own branch is recorded only if taken */
+            INVARIANT(nb == 0 || r.taken || r.late.taken || b[0].event ||
+                      r.kind == VPMU_RETIRE_RETIRED_EVENT,
+                      "a branch recorded that was not taken");
+        }
     }
     free(copy);
     return 0;

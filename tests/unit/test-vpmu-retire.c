@@ -358,6 +358,121 @@ static void test_late_steps(void)
     g_assert_false(r.late.retired);
 }
 
+/* What LBR records for the step: decode, classify, list the branches. */
+static unsigned branches(const VPMUStepState *prev, const char *hex,
+                         const VPMUStepState *now, Mem *m,
+                         VPMUTakenBranch *out)
+{
+    uint8_t bytes[16];
+    size_t n = 0;
+    VPMUInsn insn;
+    VPMURetire r;
+
+    while (*hex) {
+        if (*hex == ' ') {
+            hex++;
+            continue;
+        }
+        bytes[n++] = g_ascii_xdigit_value(hex[0]) << 4 |
+                     g_ascii_xdigit_value(hex[1]);
+        hex += 2;
+    }
+    g_assert_true(vpmu_insn_decode(bytes, n, prev->mode, 0, &insn));
+    vpmu_retire_classify(prev, &insn, now, true, mem_read, m, &r);
+    return vpmu_retire_branches(prev, &insn, now, &r, out);
+}
+
+static void assert_branch(const VPMUTakenBranch *b, uint64_t from,
+                          uint64_t to, VPMUBranchClass cls, bool event)
+{
+    g_assert_cmphex(b->from, ==, from);
+    g_assert_cmphex(b->to, ==, to);
+    g_assert_cmpint(b->cls, ==, cls);
+    g_assert_cmpint(b->event, ==, event);
+}
+
+/*
+ * The branches LBR records for a step (vpmu_retire_branches): the
+ * expected FROM/TO are the SDM's ("Last Branch, Interrupt, and Exception
+ * Recording"): taken branches only; an event from the RIP it returns to,
+ * to its handler; a software interrupt as one far branch.
+ */
+static void test_lbr_branches(void)
+{
+    const uint64_t idt = STACK_BASE + 0x200, handler = STACK_BASE + 0x300;
+    const uint8_t jmp_back[] = { 0xeb, 0xf0 };
+    uint8_t gate[16] = { 0 };
+    Mem m = { 0 };
+    VPMUStepState a = st64(0x1000, STACK_BASE + 0xc0, 0), b;
+    VPMUTakenBranch out[VPMU_RETIRE_MAX_BRANCHES];
+    uint64_t frame[5];
+
+    /* Jcc taken: one record; not taken: none */
+    b = st64(0x0ffe, a.rsp, 0);
+    g_assert_cmpuint(branches(&a, "75 fc", &b, &m, out), ==, 1);
+    assert_branch(&out[0], 0x1000, 0x0ffe, VPMU_BRANCH_JCC, false);
+    g_assert_cmpint(out[0].cpl, ==, 0);
+    b.rip = 0x1002;
+    g_assert_cmpuint(branches(&a, "75 fc", &b, &m, out), ==, 0);
+    /* A non-branch: none */
+    b.rip = 0x1003;
+    g_assert_cmpuint(branches(&a, "48 ff c9", &b, &m, out), ==, 0);
+    /* CALL rel32 and RET */
+    b = st64(0x1105, a.rsp - 8, 0);
+    g_assert_cmpuint(branches(&a, "e8 00 01 00 00", &b, &m, out), ==, 1);
+    assert_branch(&out[0], 0x1000, 0x1105, VPMU_BRANCH_CALL_REL, false);
+    b = st64(0x4321, a.rsp + 8, 0);
+    g_assert_cmpuint(branches(&a, "c3", &b, &m, out), ==, 1);
+    assert_branch(&out[0], 0x1000, 0x4321, VPMU_BRANCH_RET, false);
+
+    /* An interrupt before a DEC: one event, from the DEC to the handler */
+    b = st64(handler, STACK_BASE + 0x40, 0);
+    frame[0] = a.rip;
+    frame[1] = KCS;
+    frame[2] = 0x202;
+    frame[3] = a.rsp;
+    frame[4] = KSS;
+    put_slots(&m, b.rsp, frame, 5, 8);
+    g_assert_cmpuint(branches(&a, "48 ff c9", &b, &m, out), ==, 1);
+    assert_branch(&out[0], 0x1000, handler, VPMU_BRANCH_FAR, true);
+
+    /* A JMP that retired, then an interrupt at its target: two */
+    frame[0] = 0x1002 - 0x10;
+    put_slots(&m, b.rsp, frame, 5, 8);
+    g_assert_cmpuint(branches(&a, "eb f0", &b, &m, out), ==, 2);
+    assert_branch(&out[0], 0x1000, 0x0ff2, VPMU_BRANCH_JMP_REL, false);
+    assert_branch(&out[1], 0x0ff2, handler, VPMU_BRANCH_FAR, true);
+    /* A Jcc not taken, then the interrupt: only the event */
+    frame[0] = 0x1002;
+    put_slots(&m, b.rsp, frame, 5, 8);
+    g_assert_cmpuint(branches(&a, "75 ee", &b, &m, out), ==, 1);
+    assert_branch(&out[0], 0x1002, handler, VPMU_BRANCH_FAR, true);
+
+    /* INT 0x80: one far branch from the INT to the handler */
+    g_assert_cmpuint(branches(&a, "cd 80", &b, &m, out), ==, 1);
+    assert_branch(&out[0], 0x1000, handler, VPMU_BRANCH_FAR, false);
+
+    /*
+     * Late: the handler's first instruction, a JMP back by 0x10, ran
+     * before the step: the event to the handler, then that JMP.
+     */
+    gate[0] = handler & 0xff;
+    gate[1] = (handler >> 8) & 0xff;
+    gate[2] = KCS;
+    gate[5] = 0x8e;
+    put_bytes(&m, idt + 16, gate, sizeof(gate));
+    put_bytes(&m, handler, jmp_back, sizeof(jmp_back));
+    frame[0] = a.rip;
+    put_slots(&m, b.rsp, frame, 5, 8);
+    b.rip = handler + 2 - 0x10;
+    b.idt_base = idt;
+    b.idt_limit = 2 * 16 - 1;
+    g_assert_cmpuint(branches(&a, "48 ff c9", &b, &m, out), ==, 2);
+    assert_branch(&out[0], 0x1000, handler, VPMU_BRANCH_FAR, true);
+    assert_branch(&out[1], handler, handler + 2 - 0x10,
+                  VPMU_BRANCH_JMP_REL, false);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -367,5 +482,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu-retire/events", test_events);
     g_test_add_func("/vpmu-retire/legacy-frames", test_legacy_frames);
     g_test_add_func("/vpmu-retire/late-steps", test_late_steps);
+    g_test_add_func("/vpmu-retire/lbr-branches", test_lbr_branches);
     return g_test_run();
 }

@@ -48,7 +48,8 @@ static uint64_t get_slot(const uint8_t *p, unsigned size)
 static FrameMatch find_frame(const VPMUStepState *prev,
                              const VPMUStepState *now, uint64_t target,
                              uint64_t fall, bool known, VPMUReadLinear *read,
-                             void *opaque, uint64_t *rflags_at)
+                             void *opaque, uint64_t *rflags_at,
+                             uint64_t *rip_at)
 {
     unsigned slot = now->mode == VPMU_INSN_MODE_64 ? 8 :
                     now->mode == VPMU_INSN_MODE_32 ? 4 : 2;
@@ -74,6 +75,7 @@ static FrameMatch find_frame(const VPMUStepState *prev,
             continue;
         }
         *rflags_at = addr + 2 * slot;
+        *rip_at = rip;
         if (rip == (prev->rip & mask)) {
             if (!full) {
                 return FRAME_OLD;
@@ -127,6 +129,10 @@ static bool late_by_one(const VPMUStepState *now, uint64_t rip,
     }
     late->retired = true;
     late->branch = insn.cls != VPMU_BRANCH_NONE;
+    late->cls = insn.cls;
+    late->taken = now->rip != fall || insn.cls == VPMU_BRANCH_JMP_REL ||
+                  insn.cls == VPMU_BRANCH_CALL_REL;
+    late->rip = rip;
     late->cpl = now->cpl;
     return true;
 }
@@ -261,7 +267,7 @@ void vpmu_retire_classify(const VPMUStepState *prev, const VPMUInsn *insn,
     }
 
     frame = find_frame(prev, now, target, fall, insn != NULL, read, opaque,
-                       &out->frame_rflags);
+                       &out->frame_rflags, &out->frame_rip);
     if (frame == FRAME_OLD) {
         out->kind = VPMU_RETIRE_EVENT;
         out->branch = false;
@@ -270,7 +276,10 @@ void vpmu_retire_classify(const VPMUStepState *prev, const VPMUInsn *insn,
     }
     if (frame == FRAME_NEXT) {
         out->kind = VPMU_RETIRE_RETIRED_EVENT;
-        out->taken = out->branch;
+        out->taken = out->branch &&
+                     (out->frame_rip != fall ||
+                      cls == VPMU_BRANCH_JMP_REL ||
+                      cls == VPMU_BRANCH_CALL_REL || cls == VPMU_BRANCH_FAR);
         late_after_event(now, read, opaque, &out->late);
         return;
     }
@@ -287,4 +296,70 @@ void vpmu_retire_classify(const VPMUStepState *prev, const VPMUInsn *insn,
         return;
     }
     out->kind = VPMU_RETIRE_UNEXPLAINED;
+}
+
+/*
+ * The taken branches, interrupts and exceptions of one step, oldest
+ * first, for LBR.  An event goes from the RIP its frame returns to (the
+ * faulting instruction, or the next one) to its handler; a software
+ * interrupt (INT n, INT3, INTO, INT1) is one far branch from the
+ * instruction to the handler.  Where the step was late, the handler's
+ * (or the IRET target's) first instruction comes last.
+ */
+unsigned vpmu_retire_branches(const VPMUStepState *prev, const VPMUInsn *insn,
+                              const VPMUStepState *now, const VPMURetire *r,
+                              VPMUTakenBranch *out)
+{
+    uint64_t to = r->late.retired ? r->late.rip : now->rip;
+    unsigned n = 0;
+    bool soft_int;
+
+    switch (r->kind) {
+    case VPMU_RETIRE_RETIRED:
+    case VPMU_RETIRE_UNEXPLAINED:
+        if (r->taken && insn && !r->user_unstepped) {
+            out[n++] = (VPMUTakenBranch) {
+                .from = prev->rip, .to = to, .cls = insn->cls,
+                .cpl = now->cpl,
+            };
+        }
+        break;
+    case VPMU_RETIRE_EVENT:
+        out[n++] = (VPMUTakenBranch) {
+            .from = r->frame_rip, .to = to, .cls = VPMU_BRANCH_FAR,
+            .cpl = now->cpl, .event = true,
+        };
+        break;
+    case VPMU_RETIRE_RETIRED_EVENT:
+        soft_int = insn && insn->cls == VPMU_BRANCH_FAR &&
+                   r->frame_rip == vpmu_insn_next(insn, prev->rip,
+                                                  prev->mode);
+        if (soft_int) {
+            out[n++] = (VPMUTakenBranch) {
+                .from = prev->rip, .to = to, .cls = VPMU_BRANCH_FAR,
+                .cpl = now->cpl,
+            };
+            break;
+        }
+        if (r->taken && insn) {
+            out[n++] = (VPMUTakenBranch) {
+                .from = prev->rip, .to = r->frame_rip, .cls = insn->cls,
+                .cpl = prev->cpl,
+            };
+        }
+        out[n++] = (VPMUTakenBranch) {
+            .from = r->frame_rip, .to = to, .cls = VPMU_BRANCH_FAR,
+            .cpl = now->cpl, .event = true,
+        };
+        break;
+    default:
+        return 0;
+    }
+    if (r->late.retired && r->late.taken) {
+        out[n++] = (VPMUTakenBranch) {
+            .from = r->late.rip, .to = now->rip, .cls = r->late.cls,
+            .cpl = r->late.cpl,
+        };
+    }
+    return n;
 }

@@ -59,7 +59,10 @@ typedef enum VPMURetireKind {
 typedef struct VPMULateStep {
     bool retired;           /* one more instruction retired */
     bool branch;            /* ... a branch */
+    bool taken;             /* ... that did not fall through */
+    uint8_t cls;            /* its VPMUBranchClass */
     uint8_t cpl;
+    uint64_t rip;           /* where it is: a handler's or IRET's target */
 } VPMULateStep;
 
 typedef struct VPMURetire {
@@ -69,6 +72,7 @@ typedef struct VPMURetire {
     VPMULateStep late;
     /* An event's frame: the linear address of its RFLAGS slot, or 0 */
     uint64_t frame_rflags;
+    uint64_t frame_rip;     /* ... and the RIP it returns to */
     /*
      * The instruction went to CPL 3 (IRET, SYSRET, SYSEXIT), but the
      * step came back at CPL 0: user mode ran, not stepped, and what it
@@ -92,6 +96,25 @@ void vpmu_retire_classify(const VPMUStepState *prev, const VPMUInsn *insn,
                           const VPMUStepState *now, bool stepped,
                           VPMUReadLinear *read, void *opaque,
                           VPMURetire *out);
+
+/* A taken branch, interrupt or exception, as LBR records it. */
+typedef struct VPMUTakenBranch {
+    uint64_t from, to;      /* RIPs: offsets in their code segments */
+    uint8_t cls;            /* VPMUBranchClass; FAR for an event */
+    uint8_t cpl;            /* the CPL after the branch */
+    bool event;             /* an interrupt or exception */
+} VPMUTakenBranch;
+
+/* At most: a branch, an event after it, a late step's branch. */
+#define VPMU_RETIRE_MAX_BRANCHES 3
+
+/*
+ * What LBR would record for the step that @r classified, oldest first,
+ * into @out (VPMU_RETIRE_MAX_BRANCHES entries); returns how many.
+ */
+unsigned vpmu_retire_branches(const VPMUStepState *prev, const VPMUInsn *insn,
+                              const VPMUStepState *now, const VPMURetire *r,
+                              VPMUTakenBranch *out);
 
 /* Whether @kind counts as one instruction retired. */
 static inline bool vpmu_retire_counts(VPMURetireKind kind)
