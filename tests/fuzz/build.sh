@@ -6,11 +6,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage, from the repository root: tests/fuzz/build.sh
-# Output: build/fuzz/vpmu-model-fuzz (the register model) and
+# Output: build/fuzz/vpmu-model-fuzz (the register model),
 # build/fuzz/vpmu-insn-fuzz (the instruction decoder and the single-step
 # classifier, cross-checked with capstone where libcapstone-dev is
-# installed).  Needs clang with libFuzzer (Debian: clang and
-# libclang-rt-dev); CC overrides the compiler.
+# installed) and build/fuzz/vpmu-lbr-fuzz (the LBR register model).
+# Needs clang with libFuzzer (Debian: clang and libclang-rt-dev); CC
+# overrides the compiler.
 
 set -eu
 
@@ -49,7 +50,10 @@ build() {
 
 extra= libs=
 build build/fuzz/vpmu-model-fuzz tests/fuzz/vpmu-model-fuzz.c \
-    hw/i386/vpmu/vpmu-core.c hw/i386/vpmu/vpmu-intel.c
+    hw/i386/vpmu/vpmu-core.c hw/i386/vpmu/vpmu-intel.c \
+    hw/i386/vpmu/vpmu-lbr.c
+build build/fuzz/vpmu-lbr-fuzz tests/fuzz/vpmu-lbr-fuzz.c \
+    hw/i386/vpmu/vpmu-lbr.c
 
 if pkg-config --exists capstone; then
     extra="-DVPMU_HAVE_CAPSTONE $(pkg-config --cflags capstone)"

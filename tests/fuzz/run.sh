@@ -10,10 +10,10 @@
 #   N   run N inputs through each (-runs=N)
 # Extra arguments go to libFuzzer.  Builds first (cheap when up to date),
 # keeps each corpus in build/fuzz/corpus-NAME and crash inputs in
-# build/fuzz/.  Runs the register-model fuzzer, then the decoder's;
-# prints libFuzzer's final stats and one line per fuzzer
+# build/fuzz/.  Runs the register-model fuzzer, the decoder's, then the
+# LBR model's; prints libFuzzer's final stats and one line per fuzzer
 #   fuzz: NAME: N executions, C crashes
-# and exits non-zero if either found a crash or invariant violation.
+# and exits non-zero if any found a crash or invariant violation.
 # Reproduce one with: build/fuzz/NAME build/fuzz/NAME-crash-...
 
 set -eu
@@ -73,4 +73,5 @@ fuzz() {
     mv build/fuzz/corpus build/fuzz/corpus-vpmu-model-fuzz
 fuzz vpmu-model-fuzz "$@"
 fuzz vpmu-insn-fuzz "$@"
+fuzz vpmu-lbr-fuzz "$@"
 exit $status
