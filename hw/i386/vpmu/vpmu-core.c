@@ -326,6 +326,8 @@ void vpmu_state_init(VPMUState *s, const VPMUConfig *cfg,
     s->arch = &vpmu_intel_ops;
     s->ops = ops;
     s->opaque = opaque;
+    /* The LBR stack is a model of its own; the decoder routes its MSRs. */
+    vpmu_lbr_init(&s->lbr, &cfg->lbr);
 
     s->gp_mask = low_bits(cfg->gp_width);
     s->fixed_mask = low_bits(cfg->fixed_width);

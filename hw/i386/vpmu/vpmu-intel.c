@@ -17,6 +17,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/log.h"
 #include "vpmu-internal.h"
 
 static const VPMUMsrRange vpmu_msr_range_table[] = {
@@ -29,10 +30,11 @@ static const VPMUMsrRange vpmu_msr_range_table[] = {
     { VPMU_MSR_PERF_CAPABILITIES, 1 },
     { VPMU_MSR_DEBUGCTL, 1 },
     /*
-     * The LBR MSRs of every format (SDM vol. 4): the model has no LBR yet,
-     * so they #GP, as for a CPU without LBR.  Routed here so that KVM's
-     * own LBR (on Intel hosts whose KVM has a PMU) never answers them
-     * behind the model's back.
+     * The LBR MSRs of every format (SDM vol. 4), which vpmu-lbr.c
+     * decodes: those the guest's LBR lacks #GP (all of them with lbr=off,
+     * as on a CPU without LBR).  Routed here so that KVM's own LBR (on
+     * Intel hosts whose KVM has a PMU) never answers them behind the
+     * model's back.
      */
     { VPMU_MSR_LBR_SELECT, 2 },             /* LBR_SELECT, LASTBRANCH_TOS */
     { VPMU_MSR_LBR_CORE_FROM, 8 },          /* Core 2, Atom: FROM, TO */
@@ -97,7 +99,10 @@ static bool check_range(const char *prop, int val, int min, int max,
 
 bool vpmu_config_check(const VPMUConfig *cfg, Error **errp)
 {
-    uint64_t caps_unknown = cfg->perf_capabilities & ~VPMU_PERF_CAP_SUPPORTED;
+    uint64_t lbr_caps = cfg->lbr.kind != VPMU_LBR_NONE ?
+                        VPMU_PERF_CAP_LBR_FMT : 0;
+    uint64_t caps_unknown = cfg->perf_capabilities &
+                            ~(VPMU_PERF_CAP_SUPPORTED | lbr_caps);
 
     if (!check_range("pmu-version", cfg->version, VPMU_MIN_VERSION,
                      VPMU_MAX_VERSION, errp) ||
@@ -115,7 +120,18 @@ bool vpmu_config_check(const VPMUConfig *cfg, Error **errp)
                    " are not implemented", caps_unknown);
         return false;
     }
-    return true;
+    if (cfg->lbr.kind == VPMU_LBR_NONE) {
+        return true;
+    }
+    if ((cfg->perf_capabilities & VPMU_PERF_CAP_LBR_FMT) !=
+        (uint64_t)cfg->lbr.format) {
+        error_setg(errp, "vPMU: IA32_PERF_CAPABILITIES says LBR format 0x%"
+                   PRIx64 ", the LBR has 0x%x", (uint64_t)(
+                   cfg->perf_capabilities & VPMU_PERF_CAP_LBR_FMT),
+                   cfg->lbr.format);
+        return false;
+    }
+    return vpmu_lbr_config_check(&cfg->lbr, errp);
 }
 
 /*
@@ -225,6 +241,7 @@ static void intel_reset(VPMUState *s)
     s->global_ctrl = low_bits(s->cfg.nr_gp);
     s->fixed_ctr_ctrl = 0;
     s->debugctl = 0;
+    vpmu_lbr_reset(&s->lbr);
 }
 
 /* DEBUGCTL's freeze-on-PMI (SDM: "Freezing ... on PMI"). */
@@ -242,13 +259,81 @@ static void intel_pmi_delivered(VPMUState *s)
         }
     }
     /*
-     * Version 4 records an LBR freeze in LBR_FRZ; earlier versions clear
-     * DEBUGCTL.LBR, which is not modelled until LBR support arrives.
+     * Version 4 records an LBR freeze in LBR_FRZ (SDM: "streamlined"
+     * freeze); earlier versions clear DEBUGCTL.LBR.  Either way before
+     * the PMI's own delivery could be recorded.
      */
-    if ((s->debugctl & VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI) &&
-        s->cfg.version >= 4) {
-        s->global_status |= VPMU_GLOBAL_LBR_FRZ;
+    if (s->debugctl & VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI) {
+        if (s->cfg.version >= 4) {
+            s->global_status |= VPMU_GLOBAL_LBR_FRZ;
+        } else {
+            s->debugctl &= ~VPMU_DEBUGCTL_LBR;
+        }
     }
+}
+
+bool vpmu_lbr_enabled(const VPMUState *s)
+{
+    switch (s->lbr.cfg.kind) {
+    case VPMU_LBR_LEGACY:
+        return s->debugctl & VPMU_DEBUGCTL_LBR;
+    case VPMU_LBR_ARCH:
+        return s->lbr.ctl & VPMU_LBR_CTL_LBREN;
+    default:
+        return false;
+    }
+}
+
+bool vpmu_lbr_frozen(const VPMUState *s)
+{
+    return s->lbr.cfg.kind != VPMU_LBR_NONE &&
+           (s->global_status & VPMU_GLOBAL_LBR_FRZ);
+}
+
+bool vpmu_lbr_recording(const VPMUState *s)
+{
+    return vpmu_lbr_enabled(s) && !vpmu_lbr_frozen(s) &&
+           !s->lbr_reclaimed && !s->lbr_lost;
+}
+
+void vpmu_lbr_branch(VPMUState *s, uint64_t from, uint64_t to,
+                     VPMUBranchClass cls, unsigned cpl)
+{
+    if (vpmu_lbr_recording(s)) {
+        vpmu_lbr_record(&s->lbr, from, to, cls, cpl);
+    }
+}
+
+void vpmu_lbr_debug_exception(VPMUState *s)
+{
+    /*
+     * SDM vol. 3B, "LBR Stack": delivering a #DB clears DEBUGCTL.LBR.
+     * Architectural LBR clears LBREn the same way (inferred from the arch
+     * LBR chapter's list of what disables recording; not verified on
+     * hardware).
+     */
+    if (s->lbr.cfg.kind == VPMU_LBR_LEGACY) {
+        s->debugctl &= ~VPMU_DEBUGCTL_LBR;
+    } else if (s->lbr.cfg.kind == VPMU_LBR_ARCH) {
+        s->lbr.ctl &= ~VPMU_LBR_CTL_LBREN;
+    }
+}
+
+uint64_t vpmu_debugctl_owned(const VPMUState *s)
+{
+    return VPMU_DEBUGCTL_PMU_BITS |
+           (s->lbr.cfg.kind != VPMU_LBR_NONE ?
+            VPMU_DEBUGCTL_LBR | VPMU_DEBUGCTL_BTF : 0);
+}
+
+void vpmu_set_lbr_reclaimed(VPMUState *s, bool reclaimed)
+{
+    s->lbr_reclaimed = reclaimed;
+}
+
+void vpmu_set_lbr_lost(VPMUState *s, bool lost)
+{
+    s->lbr_lost = lost;
 }
 
 /* Index of @msr in a block of @n MSRs starting at @base, or -1. */
@@ -327,6 +412,9 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
     if (i >= 0) {
         *val = vpmu_slot_fold(s, VPMU_MAX_GP + i);
         return true;
+    }
+    if (vpmu_lbr_msr_is_lbr(msr)) {
+        return vpmu_lbr_msr_read(&s->lbr, msr, val);
     }
 
     switch (msr) {
@@ -423,6 +511,9 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
         vpmu_slot_set_value(s, VPMU_MAX_GP + i, val);
         return true;
     }
+    if (vpmu_lbr_msr_is_lbr(msr)) {
+        return vpmu_lbr_msr_write(&s->lbr, msr, val, host);
+    }
 
     switch (msr) {
     case VPMU_MSR_FIXED_CTR_CTRL:
@@ -498,6 +589,20 @@ static bool vpmu_msr_write_one(VPMUState *s, uint32_t msr, uint64_t val,
             return false;
         }
         s->debugctl = val & VPMU_DEBUGCTL_PMU_BITS;
+        /*
+         * Legacy LBR: DEBUGCTL.LBR is ours.  BTF (single-step on
+         * branches) is not implemented: dropped, as KVM drops it.  With
+         * architectural LBR, DEBUGCTL.LBR discards writes and reads 0
+         * (the arch LBR spec, as Xen's e904d8ae quotes it).
+         */
+        if (s->lbr.cfg.kind == VPMU_LBR_LEGACY) {
+            s->debugctl |= val & VPMU_DEBUGCTL_LBR;
+        }
+        if (s->lbr.cfg.kind != VPMU_LBR_NONE && !host &&
+            (val & VPMU_DEBUGCTL_BTF)) {
+            qemu_log_mask(LOG_UNIMP, "vpmu: WRMSR IA32_DEBUGCTL <- 0x%"
+                          PRIx64 ": BTF is not implemented, ignored\n", val);
+        }
         return true;
     }
     return false;
@@ -602,6 +707,10 @@ void vpmu_msr_name(uint32_t msr, char *buf, size_t len)
             snprintf(buf, len, "%s", single[i].name);
             return;
         }
+    }
+    if (vpmu_lbr_msr_is_lbr(msr)) {
+        vpmu_lbr_msr_name(msr, buf, len);
+        return;
     }
     snprintf(buf, len, "MSR 0x%" PRIx32, msr);
 }

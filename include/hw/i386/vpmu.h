@@ -13,6 +13,8 @@
 #ifndef HW_I386_VPMU_H
 #define HW_I386_VPMU_H
 
+#include "hw/i386/vpmu-lbr.h"
+
 /* Architectural PMU MSRs (SDM vol. 4, "Architectural MSRs"). */
 #define VPMU_MSR_PMC0                   0xc1
 #define VPMU_MSR_DEBUGCTL               0x1d9
@@ -70,6 +72,7 @@
 #define VPMU_INUSE_PMI                  (1ULL << 63)
 
 /* IA32_PERF_CAPABILITIES bits the model implements. */
+#define VPMU_PERF_CAP_LBR_FMT           0x3fULL     /* with LBR only */
 #define VPMU_PERF_CAP_FW_WRITE          (1ULL << 13)
 #define VPMU_PERF_CAP_SUPPORTED         VPMU_PERF_CAP_FW_WRITE
 
@@ -118,7 +121,9 @@ typedef struct VPMUConfig {
     int nr_fixed;               /* fixed-function counters */
     int gp_width;               /* bits in a GP counter */
     int fixed_width;            /* bits in a fixed counter */
-    uint64_t perf_capabilities; /* IA32_PERF_CAPABILITIES */
+    /* IA32_PERF_CAPABILITIES; bits 5:0 are the LBR format (lbr.format) */
+    uint64_t perf_capabilities;
+    VPMULbrConfig lbr;          /* kind VPMU_LBR_NONE: no LBR */
 } VPMUConfig;
 
 /*
@@ -232,8 +237,11 @@ typedef struct VPMUState {
     uint64_t global_ctrl;
     uint64_t global_status;
     uint64_t fixed_ctr_ctrl;
-    uint64_t debugctl;              /* VPMU_DEBUGCTL_PMU_BITS only */
+    /* The model's bits only: freeze on PMI, and LBR with legacy LBR */
+    uint64_t debugctl;
     VPMUCounter counters[VPMU_MAX_COUNTERS];
+    /* Serialized (in its own subsection): LBR registers and records. */
+    VPMULbrState lbr;
     /* Serialized: an overflow asked for a PMI that is not delivered yet. */
     bool pmi_pending;
 
@@ -245,6 +253,8 @@ typedef struct VPMUState {
      * own.  Neither changes a register the guest can read.
      */
     bool reclaimed;
+    bool lbr_reclaimed;         /* LBR taken back: the records freeze */
+    bool lbr_lost;              /* the LBR backend cannot record now */
     bool has_filter;
     VPMUEventFilter filter;
 
@@ -313,6 +323,32 @@ uint64_t vpmu_poll(VPMUState *s);
  * apply DEBUGCTL's freeze-on-PMI (SDM: "Freezing ... on PMI").
  */
 void vpmu_pmi_delivered(VPMUState *s);
+
+/*
+ * LBR (hw/i386/vpmu-lbr.c holds the records; the PMU owns DEBUGCTL and
+ * GLOBAL_STATUS.LBR_FRZ).  Whether the guest's LBR records now: on
+ * (DEBUGCTL.LBR, or IA32_LBR_CTL.LBREn), not frozen by a PMI, not
+ * reclaimed by the host.
+ */
+bool vpmu_lbr_recording(const VPMUState *s);
+/* The guest asks to record (DEBUGCTL.LBR, or IA32_LBR_CTL.LBREn). */
+bool vpmu_lbr_enabled(const VPMUState *s);
+/* A PMI froze the records (GLOBAL_STATUS.LBR_FRZ). */
+bool vpmu_lbr_frozen(const VPMUState *s);
+/* A branch, interrupt or exception retired: recorded if LBR records. */
+void vpmu_lbr_branch(VPMUState *s, uint64_t from, uint64_t to,
+                     VPMUBranchClass cls, unsigned cpl);
+/* A #DB was delivered to the guest: it turns LBR off (SDM). */
+void vpmu_lbr_debug_exception(VPMUState *s);
+/* The IA32_DEBUGCTL bits the model owns; the rest are KVM's. */
+uint64_t vpmu_debugctl_owned(const VPMUState *s);
+/*
+ * Host policy: the host takes LBR back (@reclaimed): recording stops at
+ * once, and the guest's accesses keep working against the records.
+ */
+void vpmu_set_lbr_reclaimed(VPMUState *s, bool reclaimed);
+/* The backend lost LBR (@lost) or has it again: recording as reclaimed. */
+void vpmu_set_lbr_lost(VPMUState *s, bool lost);
 
 /*
  * The serialized state, as migration carries it: the configuration it was
