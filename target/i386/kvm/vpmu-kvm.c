@@ -21,6 +21,7 @@
 #include "qemu/timer.h"
 #include "qom/object.h"
 #include "cpu.h"
+#include "host-cpu.h"
 #include "kvm_i386.h"
 #include "system/kvm.h"
 #include "system/runstate.h"
@@ -52,6 +53,13 @@ static bool kvm_vpmu_filter_installed;
 static uint64_t kvm_vpmu_instances;
 /* -accel kvm,vpmu-exact=on: count instructions and branches by stepping */
 static bool kvm_vpmu_exact;
+/* -accel kvm,vpmu-lbr-backend=...: who records LBR for lbr=on vCPUs */
+typedef enum KVMVPMULbrBackend {
+    KVM_VPMU_LBR_AUTO,
+    KVM_VPMU_LBR_HARDWARE,
+    KVM_VPMU_LBR_SOFTWARE,
+} KVMVPMULbrBackend;
+static KVMVPMULbrBackend kvm_vpmu_lbr_backend = KVM_VPMU_LBR_AUTO;
 /* The event filter new vCPUs start with (vpmu-filter, vpmu-set-filter). */
 static bool kvm_vpmu_has_filter;
 static VPMUEventFilter kvm_vpmu_filter = { .deny = true };
@@ -70,6 +78,7 @@ enum {
     KVM_VPMU_SET_FILTER,
     KVM_VPMU_SET_MIGRATION_FORMAT,
     KVM_VPMU_SET_EXACT,
+    KVM_VPMU_SET_LBR_BACKEND,
     KVM_VPMU_NR_PROPS,
 };
 static const char *const kvm_vpmu_prop_names[KVM_VPMU_NR_PROPS] = {
@@ -82,6 +91,7 @@ static const char *const kvm_vpmu_prop_names[KVM_VPMU_NR_PROPS] = {
     [KVM_VPMU_SET_FILTER] = "vpmu-filter",
     [KVM_VPMU_SET_MIGRATION_FORMAT] = "vpmu-migration-format",
     [KVM_VPMU_SET_EXACT] = "vpmu-exact",
+    [KVM_VPMU_SET_LBR_BACKEND] = "vpmu-lbr-backend",
 };
 static unsigned kvm_vpmu_props_set;
 
@@ -125,6 +135,7 @@ typedef struct KVMVPMU {
     uint64_t rdpmc_pushed[VPMU_MAX_COUNTERS];
     bool rdpmc_stale;
     uint64_t rdpmc_pushes, rdpmc_values;    /* KVM_SET_MSRS, entries */
+    const char *lbr_lost_reason;    /* why the LBR backend cannot record */
 } KVMVPMU;
 
 static KVMVPMU *kvm_vpmu(X86CPU *cpu)
@@ -274,6 +285,28 @@ static void kvm_vpmu_set_exact(Object *obj, bool value, Error **errp)
     kvm_vpmu_prop_set(KVM_VPMU_SET_EXACT);
 }
 
+static const char *const kvm_vpmu_lbr_backend_names[] = {
+    [KVM_VPMU_LBR_AUTO] = "auto",
+    [KVM_VPMU_LBR_HARDWARE] = "hardware",
+    [KVM_VPMU_LBR_SOFTWARE] = "software",
+};
+
+static const QEnumLookup kvm_vpmu_lbr_backend_lookup = {
+    .array = kvm_vpmu_lbr_backend_names,
+    .size = ARRAY_SIZE(kvm_vpmu_lbr_backend_names),
+};
+
+static int kvm_vpmu_get_lbr_backend(Object *obj, Error **errp)
+{
+    return kvm_vpmu_lbr_backend;
+}
+
+static void kvm_vpmu_set_lbr_backend(Object *obj, int value, Error **errp)
+{
+    kvm_vpmu_lbr_backend = value;
+    kvm_vpmu_prop_set(KVM_VPMU_SET_LBR_BACKEND);
+}
+
 static int kvm_vpmu_get_migration_format(Object *obj, Error **errp)
 {
     return vpmu_migration_format();
@@ -359,6 +392,14 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
         "Count instructions retired (0xc0, fixed counter 0) and branches "
         "retired (0xc4/0x00) exactly, by single-stepping a vCPU while such "
         "a counter runs (slow; default off)");
+    object_class_property_add_enum(oc, "vpmu-lbr-backend", "VPMULbrBackend",
+                                   &kvm_vpmu_lbr_backend_lookup,
+                                   kvm_vpmu_get_lbr_backend,
+                                   kvm_vpmu_set_lbr_backend);
+    object_class_property_set_description(oc, "vpmu-lbr-backend",
+        "Who records branches for lbr=on vCPUs: 'auto' (default), "
+        "'hardware' (KVM's LBR on Intel hosts) or 'software' "
+        "(single-stepping while the guest records, slow)");
 }
 
 VPMUPerf *kvm_vpmu_backend(X86CPU *cpu)
@@ -510,6 +551,50 @@ static void kvm_vpmu_arm_release(KVMVPMU *v)
 }
 
 /*
+ * The guest's LBR (lbr=on): depth and format by the guest's family and
+ * model, as its kernel expects them, then lbr-depth and lbr-fmt;
+ * arch-lbr=on makes it architectural.
+ */
+static void kvm_vpmu_lbr_config(X86CPU *cpu, VPMULbrConfig *lbr)
+{
+    uint32_t ver = cpu->env.cpuid_version;
+    int family = (ver >> 8) & 0xf, model = (ver >> 4) & 0xf;
+
+    memset(lbr, 0, sizeof(*lbr));
+    if (!cpu->vpmu_lbr) {
+        lbr->kind = VPMU_LBR_NONE;
+        return;
+    }
+    if (family == 0xf) {
+        family += (ver >> 20) & 0xff;
+    }
+    if (family == 0x6 || family >= 0xf) {
+        model |= (ver >> 12) & 0xf0;
+    }
+    vpmu_lbr_config_for_model(lbr, family, model);
+    lbr->kind = cpu->vpmu_arch_lbr ? VPMU_LBR_ARCH : VPMU_LBR_LEGACY;
+    if (lbr->kind == VPMU_LBR_ARCH) {
+        lbr->format = VPMU_LBR_FMT_ARCH;
+        lbr->depth = VPMU_LBR_MAX_DEPTH;
+    }
+    /*
+     * A depth of the user's makes a CPU of that depth's class, without
+     * the model's quirks, in that class's format unless lbr-fmt says.
+     */
+    if (cpu->vpmu_lbr_depth != -1) {
+        lbr->depth = cpu->vpmu_lbr_depth;
+        lbr->quirks = 0;
+        if (lbr->kind == VPMU_LBR_LEGACY &&
+            vpmu_lbr_default_format(lbr->depth) >= 0) {
+            lbr->format = vpmu_lbr_default_format(lbr->depth);
+        }
+    }
+    if (cpu->lbr_fmt != ~PERF_CAP_LBR_FMT) {
+        lbr->format = cpu->lbr_fmt & PERF_CAP_LBR_FMT;
+    }
+}
+
+/*
  * The guest's PMU: the host's CPUID leaf 0xA, capped at what the model
  * implements (defaults where the host reports none), then the -cpu
  * pmu-* properties.
@@ -535,6 +620,13 @@ static bool kvm_vpmu_config(X86CPU *cpu, VPMUConfig *cfg, Error **errp)
     cfg->perf_capabilities =
         cpu->vpmu_full_width_write != ON_OFF_AUTO_OFF ?
         VPMU_PERF_CAP_FW_WRITE : 0;
+    kvm_vpmu_lbr_config(cpu, &cfg->lbr);
+    cfg->lbr.pmu_version = cfg->version;
+    if (cfg->lbr.kind == VPMU_LBR_LEGACY) {
+        cfg->perf_capabilities |= cfg->lbr.format;
+    } else if (cfg->lbr.kind == VPMU_LBR_ARCH) {
+        cfg->perf_capabilities |= VPMU_LBR_FMT_ARCH;
+    }
     return vpmu_config_check(cfg, errp);
 }
 
@@ -584,6 +676,11 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
           v->step ? kvm_vpmu_step_stats(v->step)->user_unstepped : 0 },
         { "exact-ns", v->step ? kvm_vpmu_step_ns(v->step) : 0 },
         { "exact-stepping", v->step && kvm_vpmu_step_active(v->step) },
+        { "lbr-recording", vpmu_lbr_recording(&v->state) },
+        { "lbr-recorded", v->state.lbr.stats.recorded },
+        { "lbr-filtered", v->state.lbr.stats.filtered },
+        { "lbr-popped", v->state.lbr.stats.popped },
+        { "lbr-records", vpmu_lbr_records_used(&v->state.lbr) },
     };
     unsigned i;
 
@@ -619,6 +716,42 @@ static void kvm_vpmu_preempt_work(CPUState *cs, run_on_cpu_data data)
         vpmu_perf_test_preempt(kvm_vpmu(cpu)->perf, slot,
                                bits & (1ULL << bit));
     }
+}
+
+/* On the vCPU thread, which owns the model. */
+static void kvm_vpmu_lbr_preempt_work(CPUState *cs, run_on_cpu_data data)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    if (cpu->vpmu) {
+        kvm_vpmu(cpu)->lbr_lost_reason = data.host_int ?
+                                         "x-vpmu-lbr-preempt" : NULL;
+        vpmu_set_lbr_lost(cpu->vpmu, data.host_int);
+    }
+}
+
+/*
+ * x-vpmu-lbr-preempt (write-only, for tests): the LBR backend behaves as
+ * if the host had taken LBR (true) or given it back (false), so that the
+ * VPMU_LBR_PREEMPTED/RECOVERED events can be tested on hosts where
+ * nothing takes it: the software backend has no host user to lose to.
+ */
+static void kvm_vpmu_set_lbr_preempt(Object *obj, Visitor *visitor,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    KVMVPMU *v = opaque;
+    bool lost;
+
+    if (!visit_type_bool(visitor, name, &lost, errp)) {
+        return;
+    }
+    run_on_cpu(v->cs, kvm_vpmu_lbr_preempt_work, RUN_ON_CPU_HOST_INT(lost));
+}
+
+const char *kvm_vpmu_lbr_lost_reason(X86CPU *cpu)
+{
+    return kvm_vpmu(cpu)->lbr_lost_reason;
 }
 
 /*
@@ -658,6 +791,9 @@ static const char *kvm_vpmu_cpu_prop_given(X86CPU *cpu)
     if (cpu->vpmu_full_width_write != ON_OFF_AUTO_AUTO) {
         return "pmu-full-width-write";
     }
+    if (cpu->vpmu_lbr) {
+        return "lbr";
+    }
     return NULL;
 }
 
@@ -688,13 +824,97 @@ static bool kvm_vpmu_check_applicable(X86CPU *cpu, Error **errp)
         warn_report_once("vPMU: -accel kvm,%s=... has no effect on vCPUs "
                          "with pmu=off", accel);
     }
-    /* KVM's LBR would be live behind our model: not until we have LBR. */
-    if (userspace && cpu->enable_pmu && cpu->lbr_fmt != ~PERF_CAP_LBR_FMT &&
+    if (cpu->enable_pmu && !cpu->vpmu_lbr &&
+        kvm_vpmu_prop_given(1u << KVM_VPMU_SET_LBR_BACKEND)) {
+        warn_report_once("vPMU: -accel kvm,vpmu-lbr-backend=... has no "
+                         "effect on vCPUs with lbr=off");
+    }
+    /* KVM's LBR would be live behind our model: LBR is ours or none. */
+    if (userspace && cpu->enable_pmu && !cpu->vpmu_lbr &&
+        cpu->lbr_fmt != ~PERF_CAP_LBR_FMT &&
         (cpu->lbr_fmt & PERF_CAP_LBR_FMT)) {
-        error_setg(errp, "vPMU: lbr-fmt=0x%" PRIx64 ": the userspace vPMU "
-                   "has no LBR yet; drop lbr-fmt, or use -accel "
-                   "kvm,vpmu=kvm for KVM's", cpu->lbr_fmt);
+        error_setg(errp, "vPMU: lbr-fmt=0x%" PRIx64 " is the record format "
+                   "of the userspace vPMU's LBR, which lbr=on turns on; add "
+                   "lbr=on, drop lbr-fmt, or use -accel kvm,vpmu=kvm for "
+                   "KVM's LBR", cpu->lbr_fmt);
         return false;
+    }
+    if (cpu->vpmu_lbr_depth != -1 && !cpu->vpmu_lbr) {
+        error_setg(errp, "vPMU: lbr-depth=%d sets the depth of the userspace "
+                   "vPMU's LBR, which lbr=on turns on; add lbr=on or drop "
+                   "lbr-depth", cpu->vpmu_lbr_depth);
+        return false;
+    }
+    if (cpu->vpmu_lbr && cpu->env.cpuid_level < 0x1c && cpu->vpmu_arch_lbr) {
+        error_setg(errp, "vPMU: arch-lbr=on needs CPUID leaf 0x1C, above "
+                   "this CPU's level 0x%x; raise it with -cpu ...,level=0x1c",
+                   cpu->env.cpuid_level);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Why KVM's own LBR cannot record for this guest (lbr.md in the design
+ * notes: legacy LBR on an Intel host whose KVM has a PMU, and the
+ * guest's LBR exactly the host's), or NULL.
+ */
+static const char *kvm_vpmu_lbr_hw_unavailable(X86CPU *cpu,
+                                               const VPMULbrConfig *lbr)
+{
+    uint64_t host_cap;
+    char vendor[CPUID_VENDOR_SZ + 1];
+
+    host_cpu_vendor_fms(vendor, NULL, NULL, NULL);
+    if (strcmp(vendor, CPUID_VENDOR_INTEL)) {
+        return "the host CPU is not Intel's";
+    }
+    if (!(kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EAX) & 0xff)) {
+        return "KVM has no PMU of its own (kvm.enable_pmu=0, or no host PMU)";
+    }
+    if (lbr->kind == VPMU_LBR_ARCH) {
+        return "KVM does not virtualize architectural LBR";
+    }
+    host_cap = kvm_arch_get_supported_msr_feature(kvm_state,
+                                                  MSR_IA32_PERF_CAPABILITIES);
+    if (!(host_cap & PERF_CAP_LBR_FMT)) {
+        return "KVM offers no legacy LBR on this host";
+    }
+    if ((host_cap & PERF_CAP_LBR_FMT) != lbr->format) {
+        return "the guest's lbr-fmt is not the host's";
+    }
+    return "the hardware LBR backend is not built yet";
+}
+
+/*
+ * Pick who records LBR for a vCPU with lbr=on: software (the single-step
+ * engine) wherever hardware cannot, said once at startup.
+ */
+static bool kvm_vpmu_lbr_choose(X86CPU *cpu, const VPMULbrConfig *lbr,
+                                Error **errp)
+{
+    const char *why_not_hw = kvm_vpmu_lbr_hw_unavailable(cpu, lbr);
+    static bool said;
+
+    if (kvm_vpmu_lbr_backend == KVM_VPMU_LBR_HARDWARE) {
+        error_setg(errp, "vPMU: vpmu-lbr-backend=hardware is not available "
+                   "here: %s; use vpmu-lbr-backend=software or auto",
+                   why_not_hw);
+        return false;
+    }
+    if (!kvm_vpmu_step_supported("lbr=on (the software LBR backend)",
+                                 errp)) {
+        return false;
+    }
+    if (!said) {
+        said = true;
+        info_report("vPMU: LBR: the software backend records branches "
+                    "exactly by single-stepping a vCPU while its guest has "
+                    "LBR on (one exit per instruction, about 10^3 to 10^4 "
+                    "times slower)%s%s", kvm_vpmu_lbr_backend ==
+                    KVM_VPMU_LBR_AUTO ? "; not the hardware backend: " : "",
+                    kvm_vpmu_lbr_backend == KVM_VPMU_LBR_AUTO ? why_not_hw :
+                    "");
     }
     return true;
 }
@@ -777,7 +997,9 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
         return false;
     }
     kvm_vpmu_check_backend(backend);
-    if (kvm_vpmu_exact && !kvm_vpmu_step_supported(errp)) {
+    if ((kvm_vpmu_exact && !kvm_vpmu_step_supported("vpmu-exact=on", errp)) ||
+        (cfg.lbr.kind != VPMU_LBR_NONE &&
+         !kvm_vpmu_lbr_choose(cpu, &cfg.lbr, errp))) {
         vpmu_perf_free(backend);
         return false;
     }
@@ -844,10 +1066,14 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
                         "instruction (about 10^3 to 10^4 times slower)");
         }
         v->exact = vpmu_exact_new(&vpmu_perf_ops, backend);
-        v->step = kvm_vpmu_step_new(cpu, v->exact);
         vpmu_state_init(&v->state, &cfg, &vpmu_exact_ops, v->exact);
     } else {
         vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
+    }
+    if (kvm_vpmu_exact || cfg.lbr.kind != VPMU_LBR_NONE) {
+        v->step = kvm_vpmu_step_new(cpu, v->exact,
+                                    cfg.lbr.kind != VPMU_LBR_NONE ?
+                                    &v->state : NULL);
     }
     if (kvm_vpmu_has_filter) {
         vpmu_set_filter(&v->state, &kvm_vpmu_filter);
@@ -857,6 +1083,10 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
                         kvm_vpmu_get_stats, NULL, NULL, v);
     object_property_add(OBJECT(cpu), "x-vpmu-preempt", "uint64",
                         NULL, kvm_vpmu_set_preempt, NULL, v);
+    if (cfg.lbr.kind != VPMU_LBR_NONE) {
+        object_property_add(OBJECT(cpu), "x-vpmu-lbr-preempt", "bool",
+                            NULL, kvm_vpmu_set_lbr_preempt, NULL, v);
+    }
     return true;
 }
 
@@ -896,10 +1126,10 @@ static bool kvm_vpmu_kvm_msr(X86CPU *cpu, uint32_t index, uint64_t *val,
  * write, which KVM checks only against the host (vmx.c,
  * vmx_get_supported_debugctl(vcpu, host_initiated)): so the guest gets
  * here what KVM lets a guest write, by the guest's CPUID.  Bus-lock
- * detection and RTM debugging with their CPUID bits; LBR and BTF are
- * dropped, as KVM drops them for a guest without LBR (VMX has no BTF;
- * our vPMU has no LBR yet, and KVM's must not record behind it); every
- * other bit raises #GP.
+ * detection and RTM debugging with their CPUID bits.  LBR and BTF are
+ * the model's with lbr=on; without, they are dropped, as KVM drops them
+ * for a guest without LBR (VMX has no BTF, and KVM's LBR must not record
+ * behind the model).  Every other bit raises #GP.
  */
 static uint64_t kvm_vpmu_debugctl_allowed(X86CPU *cpu)
 {
@@ -943,13 +1173,15 @@ static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
 
 static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
 {
-    uint64_t old_pmu_part, kvm_part = val & ~VPMU_DEBUGCTL_PMU_BITS;
+    uint64_t old_pmu_part, kvm_part;
     uint64_t dropped, refused;
     bool ok;
 
     if (!cpu->vpmu) {
         return false;
     }
+    /* The model's bits: freeze on PMI, and LBR and BTF with lbr=on */
+    kvm_part = val & ~vpmu_debugctl_owned(cpu->vpmu);
     kvm_vpmu(cpu)->msr_exits++;
     kvm_vpmu(cpu)->rdpmc_stale = true;
     if (msr == VPMU_MSR_DEBUGCTL) {
@@ -964,7 +1196,7 @@ static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
         }
         if (dropped) {
             qemu_log_mask(LOG_UNIMP, "vpmu: WRMSR DEBUGCTL <- 0x%" PRIx64
-                          ": LBR and BTF are not supported, bits 0x%" PRIx64
+                          ": LBR and BTF need lbr=on, bits 0x%" PRIx64
                           " ignored\n", val, dropped);
             kvm_part &= ~dropped;
         }
@@ -1350,6 +1582,47 @@ static int kvm_vpmu_install_filter(KVMState *s)
     return 0;
 }
 
+/*
+ * Architectural LBR is announced by CPUID.(7,0):EDX[19], which QEMU has
+ * just given KVM (KVM_SET_CPUID2).  A KVM that answers the guest's CPUID
+ * with a leaf 7 of its own (PVM does) hides it: the guest then sees no
+ * architectural LBR although its MSRs work.  Read back what KVM kept and
+ * say so, once per VM.
+ */
+static void kvm_vpmu_check_arch_lbr_cpuid(X86CPU *cpu)
+{
+    static bool warned;
+    CPUState *cs = CPU(cpu);
+    g_autofree struct kvm_cpuid2 *cpuid = NULL;
+    int max = 256, i;
+    bool seen = false;
+
+    if (warned || kvm_vpmu(cpu)->state.lbr.cfg.kind != VPMU_LBR_ARCH) {
+        return;
+    }
+    cpuid = g_malloc0(sizeof(*cpuid) + max * sizeof(cpuid->entries[0]));
+    cpuid->nent = max;
+    if (kvm_vcpu_ioctl(cs, KVM_GET_CPUID2, cpuid) < 0) {
+        return;
+    }
+    for (i = 0; i < cpuid->nent; i++) {
+        const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+        if (e->function == 7 && e->index == 0) {
+            seen = e->edx & CPUID_7_0_EDX_ARCH_LBR;
+        }
+    }
+    trace_vpmu_kvm_arch_lbr_cpuid(cs->cpu_index, seen);
+    if (!seen) {
+        warned = true;
+        warn_report("vPMU: CPU %d: KVM dropped CPUID.(7,0):EDX[19] "
+                    "(architectural LBR) from the guest's CPUID; the guest "
+                    "will not find its LBR by CPUID, though its LBR MSRs "
+                    "work.  Use model-specific LBR (arch-lbr=off)",
+                    cs->cpu_index);
+    }
+}
+
 int kvm_vpmu_init_vcpu(X86CPU *cpu)
 {
     CPUState *cs = CPU(cpu);
@@ -1364,6 +1637,7 @@ int kvm_vpmu_init_vcpu(X86CPU *cpu)
                      cpu->env.tsc_khz, KVM_VPMU_SIGNAL);
     /* An incoming migration loads (and opens events) while stopped. */
     vpmu_perf_pause(kvm_vpmu(cpu)->perf, !runstate_is_running());
+    kvm_vpmu_check_arch_lbr_cpuid(cpu);
 
     /* The filter is per VM; vCPU init is serialized by the BQL. */
     if (kvm_vpmu_filter_installed) {
@@ -1395,6 +1669,9 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
     v = kvm_vpmu(cpu);
     object_property_del(OBJECT(cpu), "x-vpmu-stats");
     object_property_del(OBJECT(cpu), "x-vpmu-preempt");
+    if (v->state.lbr.cfg.kind != VPMU_LBR_NONE) {
+        object_property_del(OBJECT(cpu), "x-vpmu-lbr-preempt");
+    }
     timer_free(v->release_timer);
     timer_free(v->retry_timer);
     qemu_del_vm_change_state_handler(v->vm_state);
@@ -1402,6 +1679,8 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
     if (v->step) {
         /* Stepping ends with the vCPU; its debug control goes with it */
         kvm_vpmu_step_free(v->step);
+    }
+    if (v->exact) {
         vpmu_exact_free(v->exact);
     }
     vpmu_perf_free(v->perf);

@@ -1,16 +1,18 @@
 /*
- * qemu-vpmu: the single-step engine's KVM side (exact counting)
+ * qemu-vpmu: the single-step engine's KVM side (exact counting, LBR)
  *
  * Copyright (c) 2026 The qemu-vpmu authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * While an exact counter runs, the vCPU runs with KVM_GUESTDBG_SINGLESTEP:
+ * While an exact counter runs, or the guest's LBR records branches, the
+ * vCPU runs with KVM_GUESTDBG_SINGLESTEP:
  * KVM sets TF and sends every single-step trap to us as KVM_EXIT_DEBUG
  * (one per instruction or REP iteration, including instructions that
  * KVM emulates or that exit to QEMU).  At each exit the registers come
  * with the exit (KVM_CAP_SYNC_REGS), the pure classifier
- * (hw/i386/vpmu/vpmu-retire.c) tells what retired, and vpmu-exact
- * counts it.  Before each entry the next instruction is decoded from
+ * (hw/i386/vpmu/vpmu-retire.c) tells what retired, vpmu-exact
+ * counts it, and the taken branches, interrupts and exceptions go to the
+ * model's LBR (hw/i386/vpmu/vpmu-lbr.c).  Before each entry the next instruction is decoded from
  * guest memory, read through the guest's page tables (KVM_TRANSLATE,
  * cached per page).
  *
@@ -33,6 +35,7 @@
 #include "host-cpu.h"
 #include "exec/memory.h"
 #include "system/kvm.h"
+#include "hw/i386/vpmu.h"
 #include "hw/i386/vpmu-retire.h"
 #include "vpmu-step.h"
 #include "trace/trace-hw_i386_vpmu.h"
@@ -49,7 +52,8 @@ typedef struct StepTLB {
 
 struct KVMVPMUStep {
     X86CPU *cpu;
-    VPMUExact *exact;
+    VPMUExact *exact;           /* NULL without vpmu-exact=on */
+    VPMUState *lbr;             /* the model, where it has LBR; or NULL */
     unsigned decode_flags;      /* VPMU_INSN_AMD on AMD hosts */
 
     bool armed;                 /* our SINGLESTEP is in KVM's control */
@@ -63,6 +67,8 @@ struct KVMVPMUStep {
      * guest's #DB too, and kvm_handle_debug() injects it (deliver_db).
      */
     bool guest_tf, deliver_db;
+    /* A #DB went to the guest: its delivery is no LBR record (SDM) */
+    bool db_delivered;
     VPMUStepState prev;         /* the registers at the last exit */
     VPMUInsn prev_insn;         /* the instruction at prev.rip */
     uint64_t cr0, cr3, cr4, efer;
@@ -77,20 +83,20 @@ struct KVMVPMUStep {
     KVMVPMUStepStats stats;
 };
 
-bool kvm_vpmu_step_supported(Error **errp)
+bool kvm_vpmu_step_supported(const char *user, Error **errp)
 {
     int sync = kvm_check_extension(kvm_state, KVM_CAP_SYNC_REGS);
 
     if (!kvm_check_extension(kvm_state, KVM_CAP_SET_GUEST_DEBUG)) {
-        error_setg(errp, "vPMU: vpmu-exact=on needs KVM_CAP_SET_GUEST_DEBUG "
-                   "(single-stepping), which this KVM lacks; drop "
-                   "vpmu-exact");
+        error_setg(errp, "vPMU: %s needs KVM_CAP_SET_GUEST_DEBUG "
+                   "(single-stepping), which this KVM lacks; drop %s", user,
+                   user);
         return false;
     }
     if ((sync & STEP_SYNC) != STEP_SYNC) {
-        error_setg(errp, "vPMU: vpmu-exact=on needs KVM_CAP_SYNC_REGS with "
-                   "registers and segments (this KVM reports 0x%x); drop "
-                   "vpmu-exact", sync);
+        error_setg(errp, "vPMU: %s needs KVM_CAP_SYNC_REGS with registers "
+                   "and segments (this KVM reports 0x%x); drop %s", user, sync,
+                   user);
         return false;
     }
     return true;
@@ -105,12 +111,14 @@ static bool host_is_amd(void)
            !strcmp(vendor, CPUID_VENDOR_HYGON);
 }
 
-KVMVPMUStep *kvm_vpmu_step_new(X86CPU *cpu, VPMUExact *exact)
+KVMVPMUStep *kvm_vpmu_step_new(X86CPU *cpu, VPMUExact *exact,
+                               VPMUState *lbr)
 {
     KVMVPMUStep *st = g_new0(KVMVPMUStep, 1);
 
     st->cpu = cpu;
     st->exact = exact;
+    st->lbr = lbr;
     /* The host CPU executes the guest's code, so its decoding rules hold */
     st->decode_flags = host_is_amd() ? VPMU_INSN_AMD : 0;
     qemu_mutex_init(&st->gdb_lock);
@@ -281,9 +289,9 @@ static int step_set_control(KVMVPMUStep *st, bool ours)
     ret = kvm_vcpu_ioctl(CPU(st->cpu), KVM_SET_GUEST_DEBUG, &dbg);
     if (ret < 0) {
         error_report_once("vPMU: CPU %d: KVM_SET_GUEST_DEBUG failed (%s): "
-                          "exact counters %s", CPU(st->cpu)->cpu_index,
-                          strerror(-ret), ours ? "do not count" :
-                          "keep the vCPU stepping");
+                          "exact counters and LBR %s",
+                          CPU(st->cpu)->cpu_index, strerror(-ret),
+                          ours ? "see nothing" : "keep the vCPU stepping");
     }
     return ret;
 }
@@ -342,7 +350,8 @@ static bool step_loaded_tf(KVMVPMUStep *st, bool *tf)
 void kvm_vpmu_step_pre_run(KVMVPMUStep *st)
 {
     struct kvm_run *run = CPU(st->cpu)->kvm_run;
-    bool want = vpmu_exact_stepping(st->exact) != 0;
+    bool want = (st->exact && vpmu_exact_stepping(st->exact)) ||
+                (st->lbr && vpmu_lbr_recording(st->lbr));
     bool gdb_changed = qatomic_read(&st->gdb_changed);
     bool was_armed = st->armed;
 
@@ -434,6 +443,41 @@ static bool step_execute_hlt(KVMVPMUStep *st, struct kvm_run *run)
     return true;
 }
 
+/* One instruction retired: exact counters count it. */
+static bool step_retire(KVMVPMUStep *st, uint8_t cpl, bool branch)
+{
+    return st->exact && vpmu_exact_retire(st->exact, &(VPMUExactRetired) {
+        .cpl = cpl, .branch = branch,
+    });
+}
+
+/*
+ * LBR: what the step took (taken branches, interrupts, exceptions), in
+ * order, to the model, which records them while the guest's LBR is on
+ * and not frozen.  The delivery of a #DB is not recorded and clears
+ * DEBUGCTL.LBR (SDM vol. 3B, "Debug Exception (#DB)" in "Last Branch
+ * Recording"); the #DB the engine let QEMU inject is the next event.
+ */
+static void step_record_branches(KVMVPMUStep *st, const VPMUStepState *now,
+                                 const VPMURetire *r)
+{
+    VPMUTakenBranch b[VPMU_RETIRE_MAX_BRANCHES];
+    unsigned n = vpmu_retire_branches(&st->prev,
+                                      st->prev_ok ? &st->prev_insn : NULL,
+                                      now, r, b);
+
+    for (unsigned i = 0; i < n; i++) {
+        if (b[i].event && st->db_delivered) {
+            st->db_delivered = false;
+            vpmu_lbr_debug_exception(st->lbr);
+            continue;
+        }
+        vpmu_lbr_branch(st->lbr, b[i].from, b[i].to, b[i].cls, b[i].cpl);
+        trace_vpmu_step_lbr(CPU(st->cpu)->cpu_index, b[i].from, b[i].to,
+                            b[i].cls, b[i].event);
+    }
+}
+
 bool kvm_vpmu_step_post_run(KVMVPMUStep *st, struct kvm_run *run)
 {
     const struct kvm_sregs *sregs = &run->s.regs.sregs;
@@ -484,9 +528,7 @@ bool kvm_vpmu_step_post_run(KVMVPMUStep *st, struct kvm_run *run)
             st->rearm = true;
         }
         st->stats.retired++;
-        signal = vpmu_exact_retire(st->exact, &(VPMUExactRetired) {
-            .cpl = st->prev.cpl, .branch = r.branch,
-        });
+        signal = step_retire(st, st->prev.cpl, r.branch);
         if (st->prev_ok) {
             if (st->prev_insn.tlb_flush) {
                 step_tlb_flush(st);
@@ -530,16 +572,17 @@ bool kvm_vpmu_step_post_run(KVMVPMUStep *st, struct kvm_run *run)
         }
         st->stats.late++;
         st->stats.retired++;
-        signal |= vpmu_exact_retire(st->exact, &(VPMUExactRetired) {
-            .cpl = r.late.cpl, .branch = r.late.branch,
-        });
+        signal |= step_retire(st, r.late.cpl, r.late.branch);
+    }
+    if (st->lbr) {
+        step_record_branches(st, &now, &r);
     }
     if (r.user_unstepped) {
         st->stats.user_unstepped++;
         warn_report_once("vPMU: CPU %d: this host's KVM does not single-step "
                          "the guest's user mode (an IRET to CPL 3 came back "
-                         "at CPL 0 unstepped): exact counters miss what "
-                         "ring 3 retires", CPU(st->cpu)->cpu_index);
+                         "at CPL 0 unstepped): exact counters and LBR "
+                         "miss what ring 3 retires", CPU(st->cpu)->cpu_index);
     }
 out:
     step_note_sregs(st, sregs);
@@ -553,9 +596,7 @@ out:
             trace_vpmu_step(CPU(st->cpu)->cpu_index, now.rip, st->prev.rip,
                             VPMU_RETIRE_RETIRED, false);
             st->stats.retired++;
-            signal |= vpmu_exact_retire(st->exact, &(VPMUExactRetired) {
-                .cpl = now.cpl,
-            });
+            signal |= step_retire(st, now.cpl, false);
         }
     }
     return signal;
@@ -572,6 +613,7 @@ bool kvm_vpmu_step_debug_exit(KVMVPMUStep *st, struct kvm_run *run)
     if (st->deliver_db) {
         /* The guest's own single-step trap: QEMU injects it */
         st->deliver_db = false;
+        st->db_delivered = true;
         return false;
     }
     /* gdb's own step: kvm_handle_debug() reports it to gdb */

@@ -24,15 +24,24 @@ typedef struct KVMVPMUStepStats {
     uint64_t ns;            /* finished stretches of stepping */
 } KVMVPMUStepStats;
 
-/* Whether this KVM can single-step for us; else why not, in @errp. */
-bool kvm_vpmu_step_supported(Error **errp);
+/*
+ * Whether this KVM can single-step for us; else why not, in @errp, which
+ * names @user (the property that needs the engine).
+ */
+bool kvm_vpmu_step_supported(const char *user, Error **errp);
 
-KVMVPMUStep *kvm_vpmu_step_new(X86CPU *cpu, VPMUExact *exact);
+/*
+ * An engine for @cpu that feeds @exact (NULL: no exact counting) and the
+ * LBR of the model @lbr (NULL: no LBR).
+ */
+KVMVPMUStep *kvm_vpmu_step_new(X86CPU *cpu, VPMUExact *exact,
+                               VPMUState *lbr);
 void kvm_vpmu_step_free(KVMVPMUStep *st);
 
 /*
  * Before KVM_RUN, after the PMI is delivered: arm or disarm single-step
- * as the exact counters now need, and decode the next instruction.
+ * as the exact counters and LBR now need, and decode the next
+ * instruction.
  */
 void kvm_vpmu_step_pre_run(KVMVPMUStep *st);
 /* After every KVM_RUN; true when an exact counter reached its period. */
