@@ -1,5 +1,6 @@
 /*
- * qemu-vpmu: VPMU_COUNTER_PREEMPTED / VPMU_COUNTER_RECOVERED events
+ * qemu-vpmu: VPMU_COUNTER_PREEMPTED / VPMU_COUNTER_RECOVERED events, and
+ * VPMU_LBR_PREEMPTED / VPMU_LBR_RECOVERED
  *
  * Copyright (c) 2026 The qemu-vpmu authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -15,7 +16,8 @@
  * deferred: the next look after the gap reports the state then, if it
  * differs from the last one reported.  A counter flapping at any rate
  * thus costs the monitor at most one event per second, and the last
- * state always gets through.
+ * state always gets through.  A vCPU's LBR is looked at the same way,
+ * as one more "counter" (host-state lost or not).
  */
 
 #include "qemu/osdep.h"
@@ -35,6 +37,8 @@ typedef struct VPMUContention {
     uint64_t owner;                         /* kvm_vpmu_instance() */
     bool reported[VPMU_MAX_COUNTERS];       /* preempted, as last sent */
     int64_t sent_at[VPMU_MAX_COUNTERS];     /* when, on QEMU_CLOCK_REALTIME */
+    bool lbr_reported;                      /* LBR lost, as last sent */
+    int64_t lbr_sent_at;
 } VPMUContention;
 
 static QEMUTimer *vpmu_contention_timer;
@@ -108,6 +112,23 @@ static void vpmu_contention_work(CPUState *cs, run_on_cpu_data data)
         c->reported[slot] = preempted;
         c->sent_at[slot] = now;
     }
+    if (cpu->vpmu->lbr.cfg.kind != VPMU_LBR_NONE) {
+        VpmuLbrHostState state = vpmu_mgmt_lbr_state(cpu);
+        bool lost = state == VPMU_LBR_HOST_STATE_LOST;
+
+        if (lost != c->lbr_reported &&
+            (!c->lbr_sent_at ||
+             now - c->lbr_sent_at >= VPMU_EVENT_MIN_GAP_NS)) {
+            if (lost) {
+                qapi_event_send_vpmu_lbr_preempted(
+                    cs->cpu_index, state, kvm_vpmu_lbr_lost_reason(cpu));
+            } else {
+                qapi_event_send_vpmu_lbr_recovered(cs->cpu_index, state);
+            }
+            c->lbr_reported = lost;
+            c->lbr_sent_at = now;
+        }
+    }
 }
 
 /* Is there anything to look at?  A racy peek, only to spare idle vCPUs. */
@@ -126,7 +147,7 @@ static bool vpmu_contention_worth_a_look(CPUState *cs, X86CPU *cpu)
             return true;
         }
     }
-    return false;
+    return cpu->vpmu->lbr_lost || (c && c->lbr_reported);
 }
 
 static void vpmu_contention_tick(void *opaque)

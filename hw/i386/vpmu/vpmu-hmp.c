@@ -79,5 +79,20 @@ void hmp_info_vpmu(Monitor *mon, const QDict *qdict)
                            ex->events, ex->unexplained,
                            ex->step_ns / 1000000);
         }
+        if (info->lbr) {
+            VpmuLbrInfo *lbr = info->lbr;
+
+            monitor_printf(mon, "  LBR: %s, format 0x%" PRIx64 ", depth %"
+                           PRId64 ", %s backend, guest %s%s, host %s, %"
+                           PRId64 " records, %" PRIu64 " recorded, %" PRIu64
+                           " filtered, %" PRIu64 " call-stack pops\n",
+                           VpmuLbrKind_str(lbr->kind), lbr->format,
+                           lbr->depth, VpmuLbrBackend_str(lbr->backend),
+                           lbr->enabled ? "on" : "off",
+                           lbr->frozen ? " (frozen)" : "",
+                           VpmuLbrHostState_str(lbr->host_state),
+                           lbr->records, lbr->branches_recorded,
+                           lbr->branches_filtered, lbr->call_stack_pops);
+        }
     }
 }

@@ -17,6 +17,8 @@ VpmuHostState vpmu_mgmt_host_state(X86CPU *cpu, unsigned slot,
                                    const VPMUPerfSlotInfo *info);
 /* Why the host cannot count a counter in state error (g_free it). */
 char *vpmu_mgmt_host_error(const VPMUPerfSlotInfo *info);
+/* What the host does for the vCPU's LBR (it has one; vCPU thread). */
+VpmuLbrHostState vpmu_mgmt_lbr_state(X86CPU *cpu);
 /* A backend slot as QMP names it: gp 0..7, fixed 0..3. */
 void vpmu_mgmt_slot_id(unsigned slot, VpmuCounterKind *kind, int64_t *index);
 

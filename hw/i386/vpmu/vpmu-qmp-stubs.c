@@ -23,12 +23,16 @@ VpmuInfoList *qmp_query_vpmu(Error **errp)
     return NULL;
 }
 
-void qmp_vpmu_reclaim(bool has_cpu_index, int64_t cpu_index, Error **errp)
+void qmp_vpmu_reclaim(bool has_cpu_index, int64_t cpu_index,
+                      bool has_resources, VpmuResourceList *resources,
+                      Error **errp)
 {
     error_setg(errp, VPMU_UNAVAILABLE);
 }
 
-void qmp_vpmu_restore(bool has_cpu_index, int64_t cpu_index, Error **errp)
+void qmp_vpmu_restore(bool has_cpu_index, int64_t cpu_index,
+                      bool has_resources, VpmuResourceList *resources,
+                      Error **errp)
 {
     error_setg(errp, VPMU_UNAVAILABLE);
 }

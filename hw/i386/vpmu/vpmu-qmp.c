@@ -78,6 +78,44 @@ char *vpmu_mgmt_host_error(const VPMUPerfSlotInfo *info)
     return g_strdup("host perf took the counter of its pinned event");
 }
 
+VpmuLbrHostState vpmu_mgmt_lbr_state(X86CPU *cpu)
+{
+    const VPMUState *s = cpu->vpmu;
+
+    if (s->lbr_reclaimed) {
+        return VPMU_LBR_HOST_STATE_RECLAIMED;
+    }
+    if (s->lbr_lost) {
+        return VPMU_LBR_HOST_STATE_LOST;
+    }
+    if (!vpmu_lbr_enabled(s)) {
+        return VPMU_LBR_HOST_STATE_UNUSED;
+    }
+    return vpmu_lbr_frozen(s) ? VPMU_LBR_HOST_STATE_FROZEN
+                              : VPMU_LBR_HOST_STATE_ACTIVE;
+}
+
+static VpmuLbrInfo *vpmu_lbr_info(X86CPU *cpu)
+{
+    const VPMULbrState *l = &cpu->vpmu->lbr;
+    VpmuLbrInfo *info = g_new0(VpmuLbrInfo, 1);
+
+    info->kind = l->cfg.kind == VPMU_LBR_ARCH ? VPMU_LBR_KIND_ARCH
+                                              : VPMU_LBR_KIND_LEGACY;
+    /* The hardware backend is not built yet (see the docs) */
+    info->backend = VPMU_LBR_BACKEND_SOFTWARE;
+    info->format = l->cfg.format;
+    info->depth = l->cfg.kind == VPMU_LBR_ARCH ? l->depth : l->cfg.depth;
+    info->enabled = vpmu_lbr_enabled(cpu->vpmu);
+    info->frozen = vpmu_lbr_frozen(cpu->vpmu);
+    info->host_state = vpmu_mgmt_lbr_state(cpu);
+    info->records = vpmu_lbr_records_used(l);
+    info->branches_recorded = l->stats.recorded;
+    info->branches_filtered = l->stats.filtered;
+    info->call_stack_pops = l->stats.popped;
+    return info;
+}
+
 void vpmu_mgmt_slot_id(unsigned slot, VpmuCounterKind *kind, int64_t *index)
 {
     *kind = slot < VPMU_MAX_GP ? VPMU_COUNTER_KIND_GP
@@ -177,6 +215,9 @@ static void vpmu_query_work(CPUState *cs, run_on_cpu_data data)
                              &ex->unexplained, &ex->arms, &ex->step_ns);
         info->exact = ex;
     }
+    if (cpu->vpmu->lbr.cfg.kind != VPMU_LBR_NONE) {
+        info->lbr = vpmu_lbr_info(cpu);
+    }
 }
 
 VpmuInfoList *qmp_query_vpmu(Error **errp)
@@ -218,11 +259,16 @@ static bool vpmu_any(Error **errp)
 /*
  * The vCPUs a command acts on: @cpu_index's, or every one with a vPMU.
  * Checked before anything changes, so that an error changes nothing.
+ * @need_lbr: the command names LBR, which the vCPU (or, for all vCPUs,
+ * at least one) must have.
  */
 static bool vpmu_for_each_target(bool has_cpu_index, int64_t cpu_index,
-                                 run_on_cpu_func fn, Error **errp)
+                                 bool need_lbr, run_on_cpu_func fn,
+                                 run_on_cpu_data data, Error **errp)
 {
+    bool any_lbr = false;
     CPUState *cs;
+    X86CPU *cpu;
 
     if (has_cpu_index) {
         cs = cpu_index >= 0 && cpu_index <= INT_MAX ?
@@ -232,55 +278,114 @@ static bool vpmu_for_each_target(bool has_cpu_index, int64_t cpu_index,
                        cpu_index);
             return false;
         }
-        if (!vpmu_mgmt_cpu(cs)) {
+        cpu = vpmu_mgmt_cpu(cs);
+        if (!cpu) {
             error_setg(errp, "vPMU: vCPU %" PRId64 " has no userspace vPMU "
                        "(it needs -cpu ...,pmu=on and -accel kvm with "
                        "vpmu=userspace)", cpu_index);
             return false;
         }
-        run_on_cpu(cs, fn, RUN_ON_CPU_NULL);
+        if (need_lbr && cpu->vpmu->lbr.cfg.kind == VPMU_LBR_NONE) {
+            error_setg(errp, "vPMU: vCPU %" PRId64 " has no LBR (it needs "
+                       "-cpu ...,lbr=on)", cpu_index);
+            return false;
+        }
+        run_on_cpu(cs, fn, data);
         return true;
     }
     if (!vpmu_any(errp)) {
         return false;
     }
     CPU_FOREACH(cs) {
+        cpu = vpmu_mgmt_cpu(cs);
+        any_lbr |= cpu && cpu->vpmu->lbr.cfg.kind != VPMU_LBR_NONE;
+    }
+    if (need_lbr && !any_lbr) {
+        error_setg(errp, "vPMU: no vCPU has LBR (it needs -cpu ...,lbr=on)");
+        return false;
+    }
+    CPU_FOREACH(cs) {
         if (vpmu_mgmt_cpu(cs)) {
-            run_on_cpu(cs, fn, RUN_ON_CPU_NULL);
+            run_on_cpu(cs, fn, data);
         }
     }
     return true;
 }
 
-/* On the vCPU thread. */
-static void vpmu_reclaim_work(CPUState *cs, run_on_cpu_data data)
+/* What a reclaim or restore acts on, as bits: 1 << VPMU_RESOURCE_*. */
+static unsigned vpmu_resource_bits(bool has_resources,
+                                   VpmuResourceList *resources)
+{
+    unsigned bits = 0;
+
+    if (!has_resources) {
+        return (1u << VPMU_RESOURCE_COUNTERS) | (1u << VPMU_RESOURCE_LBR);
+    }
+    for (; resources; resources = resources->next) {
+        bits |= 1u << resources->value;
+    }
+    return bits;
+}
+
+/* On the vCPU thread: the resources of @data that change, reported. */
+static void vpmu_reclaim_change(CPUState *cs, unsigned bits, bool reclaim)
 {
     X86CPU *cpu = X86_CPU(cs);
+    VPMUState *s = cpu->vpmu;
+    VpmuResourceList *changed = NULL, **tail = &changed;
 
-    if (!cpu->vpmu->reclaimed) {
-        vpmu_set_reclaimed(cpu->vpmu, true);
-        qapi_event_send_vpmu_reclaimed(cs->cpu_index);
+    if ((bits & (1u << VPMU_RESOURCE_COUNTERS)) &&
+        s->reclaimed != reclaim) {
+        vpmu_set_reclaimed(s, reclaim);
+        QAPI_LIST_APPEND(tail, VPMU_RESOURCE_COUNTERS);
     }
+    if ((bits & (1u << VPMU_RESOURCE_LBR)) &&
+        s->lbr.cfg.kind != VPMU_LBR_NONE && s->lbr_reclaimed != reclaim) {
+        /* The single-step engine looks before the next entry: it stops */
+        vpmu_set_lbr_reclaimed(s, reclaim);
+        QAPI_LIST_APPEND(tail, VPMU_RESOURCE_LBR);
+    }
+    if (!changed) {
+        return;
+    }
+    if (reclaim) {
+        qapi_event_send_vpmu_reclaimed(cs->cpu_index, changed);
+    } else {
+        qapi_event_send_vpmu_restored(cs->cpu_index, changed);
+    }
+    qapi_free_VpmuResourceList(changed);
+}
+
+static void vpmu_reclaim_work(CPUState *cs, run_on_cpu_data data)
+{
+    vpmu_reclaim_change(cs, data.host_int, true);
 }
 
 static void vpmu_restore_work(CPUState *cs, run_on_cpu_data data)
 {
-    X86CPU *cpu = X86_CPU(cs);
-
-    if (cpu->vpmu->reclaimed) {
-        vpmu_set_reclaimed(cpu->vpmu, false);
-        qapi_event_send_vpmu_restored(cs->cpu_index);
-    }
+    vpmu_reclaim_change(cs, data.host_int, false);
 }
 
-void qmp_vpmu_reclaim(bool has_cpu_index, int64_t cpu_index, Error **errp)
+void qmp_vpmu_reclaim(bool has_cpu_index, int64_t cpu_index,
+                      bool has_resources, VpmuResourceList *resources,
+                      Error **errp)
 {
-    vpmu_for_each_target(has_cpu_index, cpu_index, vpmu_reclaim_work, errp);
+    unsigned bits = vpmu_resource_bits(has_resources, resources);
+
+    vpmu_for_each_target(has_cpu_index, cpu_index,
+                         has_resources && (bits & (1u << VPMU_RESOURCE_LBR)),
+                         vpmu_reclaim_work, RUN_ON_CPU_HOST_INT(bits), errp);
 }
 
-void qmp_vpmu_restore(bool has_cpu_index, int64_t cpu_index, Error **errp)
+void qmp_vpmu_restore(bool has_cpu_index, int64_t cpu_index,
+                      bool has_resources, VpmuResourceList *resources,
+                      Error **errp)
 {
-    vpmu_for_each_target(has_cpu_index, cpu_index, vpmu_restore_work, errp);
+    unsigned bits = vpmu_resource_bits(has_resources, resources);
+
+    vpmu_for_each_target(has_cpu_index, cpu_index,
+                         has_resources && (bits & (1u << VPMU_RESOURCE_LBR)),
+                         vpmu_restore_work, RUN_ON_CPU_HOST_INT(bits), errp);
 }
 
 static void vpmu_filter_work(CPUState *cs, run_on_cpu_data data)
@@ -312,7 +417,8 @@ void qmp_vpmu_set_filter(VpmuFilter *filter, Error **errp)
         return;
     }
     kvm_vpmu_set_vm_filter(&f);
-    vpmu_for_each_target(false, 0, vpmu_filter_work, errp);
+    vpmu_for_each_target(false, 0, false, vpmu_filter_work, RUN_ON_CPU_NULL,
+                         errp);
 }
 
 VpmuFilter *qmp_query_vpmu_filter(Error **errp)
