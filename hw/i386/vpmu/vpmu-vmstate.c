@@ -27,8 +27,13 @@
  *   like guest input, and a stream that fails them is refused with the
  *   register named.
  *
- * Serialized: VPMUSavedState, KVM's fields.  Rebuilt on load: every host
- * event (the model re-creates those its registers ask for).
+ * With lbr=on, cpu/vpmu has a subsection, cpu/vpmu/lbr: the LBR's
+ * configuration, registers and records (VPMULbrState's serialized
+ * fields), checked against this vCPU's LBR like guest input.
+ *
+ * Serialized: VPMUSavedState, the LBR's registers and records, KVM's
+ * fields.  Rebuilt on load: every host event (the model re-creates those
+ * its registers ask for) and the single-step engine's state.
  */
 
 #include "qemu/osdep.h"
@@ -85,6 +90,9 @@ static void vpmu_kvm_format_losses(X86CPU *cpu, const VPMUSavedState *st)
     }
     if (st->pmi_pending) {
         g_string_append(lost, ", a pending PMI");
+    }
+    if (cpu->vpmu->lbr.cfg.kind != VPMU_LBR_NONE) {
+        g_string_append(lost, ", the LBR registers and records");
     }
     if (lost->len) {
         warn_report("vPMU: CPU %d: vpmu-migration-format=kvm loses%s; the "
@@ -308,6 +316,112 @@ static const VMStateDescription vmstate_vpmu_tmp = {
     },
 };
 
+typedef struct VPMULbrMigTmp {
+    X86CPU *parent;
+    VPMULbrState lbr;           /* only the serialized fields travel */
+} VPMULbrMigTmp;
+
+static int vpmu_lbr_tmp_pre_save(void *opaque)
+{
+    VPMULbrMigTmp *tmp = opaque;
+
+    tmp->lbr = tmp->parent->vpmu->lbr;
+    return 0;
+}
+
+/*
+ * After cpu/vpmu's fields (which reset the LBR with the rest of the
+ * model): the stream's LBR must be this vCPU's, its registers valid.
+ */
+static int vpmu_lbr_tmp_post_load(void *opaque, int version_id)
+{
+    VPMULbrMigTmp *tmp = opaque;
+    VPMULbrState *l = &tmp->parent->vpmu->lbr;
+    const VPMULbrConfig *in = &tmp->lbr.cfg;
+    Error *err = NULL;
+
+    /* The quirks are the CPU model's, and change which MSRs exist. */
+    if (in->kind != l->cfg.kind || in->format != l->cfg.format ||
+        in->depth != l->cfg.depth || in->quirks != l->cfg.quirks) {
+        error_report("vPMU: CPU %d: the migration stream's LBR is %s, "
+                     "format 0x%x, depth %d, quirks 0x%x; this one is %s, "
+                     "format 0x%x, depth %d, quirks 0x%x: start the "
+                     "destination with the source's CPU model, lbr, "
+                     "arch-lbr, lbr-fmt and lbr-depth",
+                     CPU(tmp->parent)->cpu_index,
+                     in->kind == VPMU_LBR_ARCH ? "architectural" :
+                     in->kind == VPMU_LBR_LEGACY ? "legacy" : "off",
+                     in->format, in->depth, in->quirks,
+                     l->cfg.kind == VPMU_LBR_ARCH ? "architectural" :
+                     l->cfg.kind == VPMU_LBR_LEGACY ? "legacy" : "off",
+                     l->cfg.format, l->cfg.depth, l->cfg.quirks);
+        return -EINVAL;
+    }
+    l->select = tmp->lbr.select;
+    l->tos = tmp->lbr.tos;
+    l->ctl = tmp->lbr.ctl;
+    l->depth = tmp->lbr.depth;
+    l->top = tmp->lbr.top;
+    memcpy(l->rec, tmp->lbr.rec, sizeof(l->rec));
+    if (!vpmu_lbr_check_loaded(l, &err)) {
+        error_prepend(&err, "vPMU: CPU %d: the migration stream's LBR: ",
+                      CPU(tmp->parent)->cpu_index);
+        error_report_err(err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_vpmu_lbr_record = {
+    .name = "cpu/vpmu/lbr/record",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(from, VPMULbrRecord),
+        VMSTATE_UINT64(to, VPMULbrRecord),
+        VMSTATE_UINT64(info, VPMULbrRecord),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_vpmu_lbr_tmp = {
+    .name = "cpu/vpmu/lbr/tmp",
+    .pre_save = vpmu_lbr_tmp_pre_save,
+    .post_load = vpmu_lbr_tmp_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_INT32(lbr.cfg.kind, VPMULbrMigTmp),
+        VMSTATE_INT32(lbr.cfg.format, VPMULbrMigTmp),
+        VMSTATE_INT32(lbr.cfg.depth, VPMULbrMigTmp),
+        VMSTATE_INT32(lbr.cfg.quirks, VPMULbrMigTmp),
+        VMSTATE_UINT64(lbr.select, VPMULbrMigTmp),
+        VMSTATE_UINT64(lbr.tos, VPMULbrMigTmp),
+        VMSTATE_UINT64(lbr.ctl, VPMULbrMigTmp),
+        VMSTATE_UINT64(lbr.depth, VPMULbrMigTmp),
+        VMSTATE_UINT32(lbr.top, VPMULbrMigTmp),
+        VMSTATE_STRUCT_ARRAY(lbr.rec, VPMULbrMigTmp, VPMU_LBR_MAX_DEPTH, 1,
+                             vmstate_vpmu_lbr_record, VPMULbrRecord),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool vpmu_lbr_needed(void *opaque)
+{
+    X86CPU *cpu = opaque;
+
+    return cpu->vpmu && cpu->vpmu->lbr.cfg.kind != VPMU_LBR_NONE;
+}
+
+static const VMStateDescription vmstate_vpmu_lbr = {
+    .name = "cpu/vpmu/lbr",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = vpmu_lbr_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_WITH_TMP(X86CPU, VPMULbrMigTmp, vmstate_vpmu_lbr_tmp),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 /* Not with the 'kvm' format, whose streams QEMU without qemu-vpmu loads. */
 static bool vpmu_needed(void *opaque)
 {
@@ -324,5 +438,9 @@ const VMStateDescription vmstate_vpmu = {
     .fields = (const VMStateField[]) {
         VMSTATE_WITH_TMP(X86CPU, VPMUMigTmp, vmstate_vpmu_tmp),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_vpmu_lbr,
+        NULL
     },
 };
