@@ -1368,6 +1368,113 @@ def exact_tests(args):
         exact_gdb_test(args, count)
 
 
+LBR_CPU = 'host,pmu=on,lbr=on'
+# What QEMU warns when KVM_GET_CPUID2 lacks CPUID.(7,0):EDX[19]
+ARCH_LBR_CPUID_DROPPED = 'KVM dropped CPUID.(7,0):EDX[19]'
+
+
+def lbr_guest_test(args, name, accel, cpu, append):
+    """
+    pmu-lbr's checks must pass.  Checks of ring 3 that fail where QEMU
+    warned that this host's KVM does not step user mode, and checks the
+    guest itself marks "# SKIP", are loud SKIP lines of their own.
+    """
+    elf = os.path.join(args.guest_build, 'tests', 'guest', 'pmu-lbr.elf')
+    extra = ['-accel', accel, '-cpu', cpu, '-append', append]
+    status, out, secs = run_guest_mod.run_guest(args.qemu, elf, extra,
+                                                timeout=120)
+    checks = [l for l in out.splitlines()
+              if l.startswith('ok ') or l.startswith('not ok ')]
+    failed = [l for l in checks if l.startswith('not ok')]
+    host_limit = EXACT_USER_UNSTEPPED in out
+    unstepped = [l for l in failed
+                 if host_limit and re.search(r'ring[ -]3', l)]
+    # QEMU read back the CPUID KVM kept and warned that leaf 7 lost it
+    no_cpuid_bit = [l for l in failed
+                    if ARCH_LBR_CPUID_DROPPED in out and
+                    'CPUID.(7,0):EDX[19]' in l]
+    real = [l for l in failed if l not in unstepped + no_cpuid_bit]
+    marked = [l for l in checks if l.startswith('ok ') and '# SKIP' in l]
+    ok = status in (0, 1) and checks and not real and \
+        (status == 0 or unstepped or no_cpuid_bit)
+    report(f'guest/{name} ({len(checks)} checks, '
+           f'{len(unstepped) + len(no_cpuid_bit) + len(marked)} skipped)',
+           ok, secs,
+           f'-accel {accel} -cpu {cpu} -append "{append}"\n{out}')
+    for l in unstepped:
+        report(f'guest/{name}: {l.split(" - ", 1)[-1][:70]}', None, 0,
+               "this host's KVM does not single-step the guest's user mode "
+               '(QEMU warned so): ring 3 runs unrecorded')
+    for l in no_cpuid_bit:
+        report(f'guest/{name}: {l.split(" - ", 1)[-1][:70]}', None, 0,
+               "this host's KVM answers CPUID leaf 7 itself and dropped "
+               'the ARCH_LBR bit (QEMU warned so); the arch LBR MSRs are '
+               'checked regardless')
+    for l in marked:
+        what, why = l.split(' - ', 1)[-1].split('# SKIP', 1)
+        report(f'guest/{name}: {what.strip()[:70]}', None, 0, why.strip())
+
+
+def lbr_tests(args):
+    """
+    LBR (-cpu ...,lbr=on), recorded by the software backend here: the
+    pmu-lbr guest in each LBR layout (sections 0-3 where the layout has
+    them), the freeze at a PMI with exact counting (section 4) in both
+    styles, architectural LBR (section 5), and the settings QEMU refuses.
+    """
+    # (name, -cpu extra, -append): the depth's class and default format
+    for name, props, append in [
+            ('pmu-lbr', '', 'only=0xf depth=32 fmt=5'),
+            ('pmu-lbr-depth4', ',lbr-depth=4', 'only=0x3 depth=4 fmt=1'),
+            ('pmu-lbr-depth8', ',lbr-depth=8', 'only=0x7 depth=8 fmt=1'),
+            ('pmu-lbr-depth16', ',lbr-depth=16',
+             'only=0xf depth=16 fmt=4'),
+            # Each layout in another format too (FROM/TO read the same)
+            ('pmu-lbr-depth4-fmt3', ',lbr-depth=4,lbr-fmt=3',
+             'only=0x3 depth=4 fmt=3'),
+            ('pmu-lbr-depth8-fmt2', ',lbr-depth=8,lbr-fmt=2',
+             'only=0x7 depth=8 fmt=2'),
+            ('pmu-lbr-depth16-fmt3', ',lbr-depth=16,lbr-fmt=3',
+             'only=0xf depth=16 fmt=3'),
+            ('pmu-lbr-fmt7', ',lbr-fmt=7', 'only=0x3 depth=32 fmt=7'),
+            ('pmu-lbr-fmt4', ',lbr-fmt=4', 'only=0x3 depth=32 fmt=4')]:
+        lbr_guest_test(args, name, 'kvm', LBR_CPU + props, append)
+    for v in (2, 4):
+        lbr_guest_test(args, f'pmu-lbr-freeze-v{v}', 'kvm,vpmu-exact=on',
+                       f'{LBR_CPU},pmu-version={v}',
+                       f'only=0x10 exact=1 pmuv={v}')
+    lbr_guest_test(args, 'pmu-lbr-arch', 'kvm',
+                   LBR_CPU + ',arch-lbr=on,pmu-version=4,level=0x1c',
+                   'only=0x20 arch=1 pmuv=4')
+
+    config_error_test(args, 'lbr-without-pmu', 'host,pmu=off,lbr=on',
+                      'vPMU: -cpu lbr=... configures the userspace vPMU, '
+                      'which pmu=off turns off')
+    config_error_test(args, 'lbr-depth-without-lbr',
+                      'host,pmu=on,lbr-depth=16',
+                      "vPMU: lbr-depth=16 sets the depth of the userspace "
+                      "vPMU's LBR, which lbr=on turns on")
+    config_error_test(args, 'lbr-fmt-0', LBR_CPU + ',lbr-fmt=0',
+                      'vPMU: lbr-fmt=0 is not implemented')
+    config_error_test(args, 'lbr-depth-12', LBR_CPU + ',lbr-depth=12',
+                      'vPMU: lbr-depth=12 is not a model-specific LBR '
+                      'depth')
+    config_error_test(args, 'arch-lbr-pmu-v2',
+                      LBR_CPU + ',arch-lbr=on,pmu-version=2,level=0x1c',
+                      'vPMU: arch-lbr=on needs pmu-version=4 or later')
+    with open('/proc/cpuinfo') as f:
+        intel = 'GenuineIntel' in f.read()
+    if not intel:
+        config_error_test(args, 'lbr-hardware-backend-not-intel', LBR_CPU,
+                          'vPMU: vpmu-lbr-backend=hardware is not available '
+                          "here: the host CPU is not Intel's",
+                          accel='kvm,vpmu-lbr-backend=hardware')
+    else:
+        report('config/lbr-hardware-backend-not-intel', None, 0,
+               'NOT TESTED: this host is Intel, where the hardware LBR '
+               'backend may be available')
+
+
 # Guest tests that --only can pick, to run one alone while working on it.
 SELECTABLE = {
     'pmi': lambda args: guest_test(args, 'pmu-pmi', 'pmu-pmi',
@@ -1386,6 +1493,7 @@ SELECTABLE = {
     'conformance': conformance_tests,
     'checkpatch': checkpatch_test,
     'exact': exact_tests,
+    'lbr': lbr_tests,
     # Every section, with no SKIP for ring 3 (which this host's KVM does
     # not step): fails here, for hosts that step user mode
     'exact-full': lambda args: guest_test(args, 'pmu-exact-full',
@@ -1486,6 +1594,7 @@ def main():
         high_apic_id_test(args)
         soak_test(args)
         exact_tests(args)
+        lbr_tests(args)
         libvirt_test(args)
         config_tests(args)
 
