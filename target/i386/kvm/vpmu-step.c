@@ -11,10 +11,10 @@
  * KVM emulates or that exit to QEMU).  At each exit the registers come
  * with the exit (KVM_CAP_SYNC_REGS), the pure classifier
  * (hw/i386/vpmu/vpmu-retire.c) tells what retired, vpmu-exact
- * counts it, and the taken branches, interrupts and exceptions go to the
- * model's LBR (hw/i386/vpmu/vpmu-lbr.c).  Before each entry the next instruction is decoded from
- * guest memory, read through the guest's page tables (KVM_TRANSLATE,
- * cached per page).
+ * counts it, and the taken branches, interrupts and exceptions go to
+ * the model's LBR (hw/i386/vpmu/vpmu-lbr.c).  Before each entry the next
+ * instruction is decoded from guest memory, read through the guest's
+ * page tables (KVM_TRANSLATE, cached per page).
  *
  * Coexistence with the gdbstub: QEMU builds KVM's debug control from
  * gdb's breakpoints and single-step (kvm_arch_update_guest_debug); we
