@@ -408,7 +408,7 @@ static void check_all(void)
     for (i = 0; i < nmsrs; i++) {
         uint64_t want, got = 0x5a5a;
         bool want_ok = oracle_read(msrs[i], &want);
-        bool ok = vpmu_lbr_msr_read(&fz.l, msrs[i], &got);
+        bool ok = vpmu_lbr_msr_read(&fz.l, msrs[i], &got, true);
 
         if (ok != want_ok || (ok && got != want)) {
             fail("RDMSR 0x%" PRIx32 ": %s 0x%" PRIx64 ", oracle %s 0x%"
@@ -626,7 +626,7 @@ static void fuzz_op(void)
         fz.op = "rdmsr";
         fz.msr = pick_msr();
         want_ok = oracle_read(fz.msr, &want);
-        ok = vpmu_lbr_msr_read(&fz.l, fz.msr, &got);
+        ok = vpmu_lbr_msr_read(&fz.l, fz.msr, &got, true);
         if (ok != want_ok || (ok && got != want)) {
             fail("RDMSR: %s 0x%" PRIx64 ", oracle %s 0x%" PRIx64,
                  ok ? "ok" : "#GP", got, want_ok ? "ok" : "#GP", want);
@@ -670,8 +670,8 @@ static void fuzz_op(void)
             canonical48(to)) {
             uint64_t f = 0, t = 0;
 
-            vpmu_lbr_msr_read(&fz.l, fz.from + fz.tos, &f);
-            vpmu_lbr_msr_read(&fz.l, fz.to + fz.tos, &t);
+            vpmu_lbr_msr_read(&fz.l, fz.from + fz.tos, &f, true);
+            vpmu_lbr_msr_read(&fz.l, fz.to + fz.tos, &t, true);
             linux_decode(&f, &t);
             if (f != from || t != to) {
                 fail("format %d: 0x%" PRIx64 " -> 0x%" PRIx64 " decodes "

@@ -55,7 +55,7 @@ static void setup(int kind, int format, int depth, int quirks)
 
 static bool rd_ok(uint32_t msr, uint64_t *val)
 {
-    return vpmu_lbr_msr_read(&lbr, msr, val);
+    return vpmu_lbr_msr_read(&lbr, msr, val, false);
 }
 
 static uint64_t rd(uint32_t msr)

@@ -353,11 +353,11 @@ uint64_t vpmu_poll(VPMUState *s)
 
 bool vpmu_msr_read(VPMUState *s, uint32_t msr, uint64_t *val, bool host)
 {
-    bool ok = s->arch->msr_read(s, msr, val);
+    bool ok = s->arch->msr_read(s, msr, val, host);
 
     if (!ok) {
         *val = 0;
-        if (!host) {
+        if (!host && !vpmu_lbr_msr_is_lbr(msr)) {
             qemu_log_mask(LOG_GUEST_ERROR, "vpmu: RDMSR 0x%" PRIx32
                           ": not present in this PMU configuration (#GP)\n",
                           msr);
@@ -372,7 +372,7 @@ bool vpmu_msr_write(VPMUState *s, uint32_t msr, uint64_t val, bool host)
     uint64_t rsvd;
     bool ok = s->arch->msr_write(s, msr, val, host, &rsvd);
 
-    if (!ok && !host) {
+    if (!ok && !host && !vpmu_lbr_msr_is_lbr(msr)) {
         if (rsvd) {
             qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR 0x%" PRIx32
                           " <- 0x%" PRIx64 ": reserved bits 0x%" PRIx64

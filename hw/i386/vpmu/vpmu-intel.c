@@ -385,7 +385,8 @@ static void set_global_status(VPMUState *s, uint64_t val)
     s->global_status = val;
 }
 
-static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
+static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val,
+                              bool host)
 {
     int i;
 
@@ -414,7 +415,7 @@ static bool vpmu_msr_read_one(VPMUState *s, uint32_t msr, uint64_t *val)
         return true;
     }
     if (vpmu_lbr_msr_is_lbr(msr)) {
-        return vpmu_lbr_msr_read(&s->lbr, msr, val);
+        return vpmu_lbr_msr_read(&s->lbr, msr, val, host);
     }
 
     switch (msr) {

@@ -53,8 +53,10 @@ typedef struct VPMUArchOps {
      * Decode an access as vpmu_msr_read() and vpmu_msr_write() describe
      * them (which log and trace it).  Return false where the access #GPs;
      * a write refused for reserved bits sets *@rsvd to them, else to 0.
+     * The LBR MSRs (vpmu_lbr_msr_is_lbr()) are the exception: vpmu-lbr.c
+     * logs their #GPs by name, and the core does not log them again.
      */
-    bool (*msr_read)(VPMUState *s, uint32_t msr, uint64_t *val);
+    bool (*msr_read)(VPMUState *s, uint32_t msr, uint64_t *val, bool host);
     bool (*msr_write)(VPMUState *s, uint32_t msr, uint64_t val, bool host,
                       uint64_t *rsvd);
     /* The pending PMI was delivered; the core has cleared pmi_pending. */

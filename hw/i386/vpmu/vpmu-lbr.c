@@ -445,7 +445,8 @@ static bool lbr_arch_slot(const VPMULbrState *l, unsigned i, unsigned *slot)
     return true;
 }
 
-bool vpmu_lbr_msr_read(const VPMULbrState *l, uint32_t msr, uint64_t *val)
+bool vpmu_lbr_msr_read(const VPMULbrState *l, uint32_t msr, uint64_t *val,
+                       bool host)
 {
     char name[32];
     unsigned i = 0, slot;
@@ -485,9 +486,11 @@ bool vpmu_lbr_msr_read(const VPMULbrState *l, uint32_t msr, uint64_t *val)
         break;
     }
     *val = 0;
-    vpmu_lbr_msr_name(msr, name, sizeof(name));
-    qemu_log_mask(LOG_GUEST_ERROR, "vpmu: RDMSR %s (0x%" PRIx32 "): not "
-                  "present in this LBR configuration (#GP)\n", name, msr);
+    if (!host) {
+        vpmu_lbr_msr_name(msr, name, sizeof(name));
+        qemu_log_mask(LOG_GUEST_ERROR, "vpmu: RDMSR %s (0x%" PRIx32 "): not "
+                      "present in this LBR configuration (#GP)\n", name, msr);
+    }
     return false;
 }
 

@@ -208,12 +208,12 @@ bool vpmu_lbr_msr_is_lbr(uint32_t msr);
 /*
  * Access an LBR MSR (not DEBUGCTL).  False where the SDM says #GP: an
  * MSR this configuration lacks, a reserved bit, an unsupported depth.
- * A #GP is logged as a guest error (LOG_GUEST_ERROR); reads have no
- * @host, so the host should read only MSRs the configuration has.  Host
- * writes follow the same rules (a write of IA32_LBR_DEPTH clears the
- * records) and are not logged.
+ * A guest's #GP is logged here, by MSR name, as a guest error
+ * (LOG_GUEST_ERROR).  Host (@host) accesses follow the same rules (a
+ * write of IA32_LBR_DEPTH clears the records) and are not logged.
  */
-bool vpmu_lbr_msr_read(const VPMULbrState *l, uint32_t msr, uint64_t *val);
+bool vpmu_lbr_msr_read(const VPMULbrState *l, uint32_t msr, uint64_t *val,
+                       bool host);
 bool vpmu_lbr_msr_write(VPMULbrState *l, uint32_t msr, uint64_t val,
                         bool host);
 
