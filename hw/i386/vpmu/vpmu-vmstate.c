@@ -398,7 +398,11 @@ static const VMStateDescription vmstate_vpmu_lbr_tmp = {
         VMSTATE_UINT64(lbr.ctl, VPMULbrMigTmp),
         VMSTATE_UINT64(lbr.depth, VPMULbrMigTmp),
         VMSTATE_UINT32(lbr.top, VPMULbrMigTmp),
-        VMSTATE_STRUCT_ARRAY(lbr.rec, VPMULbrMigTmp, VPMU_LBR_MAX_DEPTH, 1,
+        /*
+         * Version 0, this description's: a field of a higher version than
+         * its description's is skipped on save and load alike.
+         */
+        VMSTATE_STRUCT_ARRAY(lbr.rec, VPMULbrMigTmp, VPMU_LBR_MAX_DEPTH, 0,
                              vmstate_vpmu_lbr_record, VPMULbrRecord),
         VMSTATE_END_OF_LIST()
     },
