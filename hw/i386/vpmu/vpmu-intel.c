@@ -661,10 +661,17 @@ static bool vpmu_load_config(const VPMUState *s, const VPMUSavedState *in,
         }
     }
     if (in->perf_capabilities != s->cfg.perf_capabilities) {
+        uint64_t diff = in->perf_capabilities ^ s->cfg.perf_capabilities;
+
+        /* Bits 5:0 are the LBR format, bit 13 full-width writes. */
         error_setg(errp, "the migration stream's IA32_PERF_CAPABILITIES"
-                   " is 0x%" PRIx64 ", this QEMU's 0x%" PRIx64 " (see "
-                   "pmu-full-width-write)", in->perf_capabilities,
-                   s->cfg.perf_capabilities);
+                   " is 0x%" PRIx64 ", this QEMU's 0x%" PRIx64 "; start it "
+                   "with the source's -cpu %s", in->perf_capabilities,
+                   s->cfg.perf_capabilities,
+                   diff & 0x3f && diff & ~0x3fULL ?
+                   "lbr, arch-lbr, lbr-fmt and pmu-full-width-write" :
+                   diff & 0x3f ? "lbr, arch-lbr and lbr-fmt" :
+                   "pmu-full-width-write");
         return false;
     }
     return true;
