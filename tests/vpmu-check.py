@@ -551,12 +551,13 @@ class Migration:
     destination from a stream and lets the guest check its counters.
     """
 
-    def __init__(self, args):
+    def __init__(self, args, guest='pmu-migrate', extra=(), min_checks=4):
         import tempfile
         self.args = args
         self.tmp = tempfile.mkdtemp(prefix='vpmu-migrate-')
         self.elf = os.path.join(args.guest_build, 'tests', 'guest',
-                                'pmu-migrate.elf')
+                                guest + '.elf')
+        self.extra, self.min_checks = list(extra), min_checks
         self.log, self.ok = [], True
 
     def expect(self, cond, what):
@@ -567,7 +568,7 @@ class Migration:
         sock = os.path.join(self.tmp, f'{name}.sock')
         cmd = run_guest_mod.qemu_command(self.args.qemu, self.elf, [
             '-cpu', cpu, '-qmp', f'unix:{sock},server=on,wait=off'] +
-            list(extra))
+            self.extra + list(extra))
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, bufsize=0)
@@ -629,7 +630,8 @@ class Migration:
                 if line.startswith('not ok'):
                     self.expect(False, f'{name}: {line}')
             status = dst.wait(timeout=60)
-            self.expect(status == 1 and checks >= 4, f'{name}: guest exited '
+            self.expect(status == 1 and checks >= self.min_checks,
+                        f'{name}: guest exited '
                         f'cleanly (QEMU status {status}) after {checks} '
                         'checks')
         finally:
@@ -660,7 +662,8 @@ class Migration:
         try:
             bad = subprocess.run(
                 run_guest_mod.qemu_command(self.args.qemu, self.elf, [
-                    '-cpu', cpu, '-incoming', f'exec:cat {state}']),
+                    '-cpu', cpu, '-incoming', f'exec:cat {state}'] +
+                    self.extra),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, timeout=60)
             status, out = bad.returncode, bad.stdout.decode(errors='replace')
@@ -1416,12 +1419,66 @@ def lbr_guest_test(args, name, accel, cpu, append):
         report(f'guest/{name}: {what.strip()[:70]}', None, 0, why.strip())
 
 
+def lbr_migration_test(args, name, cpu, append):
+    """
+    pmu-lbr section 6: every LBR register and record survives a
+    migration, recording goes on from there, and a destination with
+    another LBR refuses the stream, naming what differs.
+    """
+    m = Migration(args, 'pmu-lbr', ['-append', append], min_checks=3)
+    start = time.monotonic()
+    try:
+        state = m.save(f'{name}-src', cpu=cpu)
+        with open(state, 'rb') as f:
+            m.expect(b'cpu/vpmu/lbr' in f.read(),
+                     'the stream has the cpu/vpmu/lbr subsection')
+        m.resume(f'{name}-dst', state, cpu=cpu)
+        lbr = 'architectural' if 'arch-lbr=on' in cpu else 'legacy'
+        m.refuse(f'{name}-lbr-off', state,
+                 "start it with the source's -cpu lbr, arch-lbr and lbr-fmt",
+                 cpu=cpu.replace('lbr=on', 'lbr=off').replace(
+                     ',arch-lbr=on', ''))
+        if lbr == 'architectural':
+            # The same IA32_PERF_CAPABILITIES: the LBR subsection refuses
+            m.refuse(f'{name}-depth16', state,
+                     "the migration stream's LBR is architectural, format "
+                     "0x3f, depth 32, quirks 0x0; this one is "
+                     "architectural, format 0x3f, depth 16",
+                     cpu=cpu + ',lbr-depth=16')
+    except Exception as e:                      # noqa: BLE001
+        m.expect(False, f'harness error: {e!r}')
+    m.finish(name, start)
+
+
+def lbr_reset_test(args, name, cpu, append):
+    """
+    pmu-lbr section 7: system_reset while the guest records brings every
+    LBR register back to its SDM reset value.
+    """
+    g = PacedGuest(args, 'pmu-lbr', ['-cpu', cpu, '-append', append],
+                   reboot=True)
+    boots = 0
+
+    def step(step_name):
+        nonlocal boots
+        if step_name == 'boot':
+            boots += 1
+            g.send(str(boots).encode())
+        elif step_name == 'reset':
+            g.qmp.cmd('system_reset')       # the guest boots again
+
+    status = g.run(step)
+    g.expect(boots == 2, f'{boots} boots: one reset')
+    g.finish(f'reset/{name}', status, min_checks=3, max_checks=3)
+
+
 def lbr_tests(args):
     """
     LBR (-cpu ...,lbr=on), recorded by the software backend here: the
     pmu-lbr guest in each LBR layout (sections 0-3 where the layout has
     them), the freeze at a PMI with exact counting (section 4) in both
-    styles, architectural LBR (section 5), and the settings QEMU refuses.
+    styles, architectural LBR (section 5), migration (6) and reset (7) of
+    both kinds, and the settings QEMU refuses.
     """
     # (name, -cpu extra, -append): the depth's class and default format
     for name, props, append in [
@@ -1447,6 +1504,14 @@ def lbr_tests(args):
     lbr_guest_test(args, 'pmu-lbr-arch', 'kvm',
                    LBR_CPU + ',arch-lbr=on,pmu-version=4,level=0x1c',
                    'only=0x20 arch=1 pmuv=4')
+    lbr_migration_test(args, 'lbr-legacy', LBR_CPU, 'only=0x40')
+    lbr_migration_test(args, 'lbr-arch',
+                       LBR_CPU + ',arch-lbr=on,pmu-version=4,level=0x1c',
+                       'only=0x40 arch=1 pmuv=4')
+    lbr_reset_test(args, 'lbr-legacy', LBR_CPU, 'only=0x80')
+    lbr_reset_test(args, 'lbr-arch',
+                   LBR_CPU + ',arch-lbr=on,pmu-version=4,level=0x1c',
+                   'only=0x80 arch=1 pmuv=4')
 
     config_error_test(args, 'lbr-without-pmu', 'host,pmu=off,lbr=on',
                       'vPMU: -cpu lbr=... configures the userspace vPMU, '

@@ -24,7 +24,11 @@
  *   exact=1    QEMU counts instructions exactly (-accel
  *              kvm,vpmu-exact=on): section 4 can take a PMI at a known
  *              instruction (0)
- *   only=MASK  run the sections whose bit is set, as in pmu-exact
+ *   only=MASK  run the sections whose bit is set, as in pmu-exact.
+ *              Sections 6 (migration) and 7 (reset) stop at "SYNC
+ *              migrate", "SYNC boot" and "SYNC reset" and wait for a byte
+ *              on COM1 from the host (tests/vpmu-check.py), which saves
+ *              and resumes the guest or resets it there
  *   no-bail=1  run even when the guest finds no LBR at all
  *
  * All addresses here are below 2^31, so the flag bits of every legacy
@@ -1465,6 +1469,170 @@ static void sec_arch(void)
     wr(MSR_ARCH_LBR_DEPTH, 32);
 }
 
+/* Sections 6 and 7: what migration keeps and what a reset clears */
+
+#define REGS_MAX                    (3 + 3 * NHM_MSRS)
+
+/* Every LBR register this configuration has, in a fixed order. */
+static unsigned lbr_regs(uint32_t *msr)
+{
+    unsigned i, n = 0;
+
+    msr[n++] = MSR_DEBUGCTL;
+    if (arch) {
+        msr[n++] = MSR_ARCH_LBR_CTL;
+        msr[n++] = MSR_ARCH_LBR_DEPTH;
+        for (i = 0; i < depth; i++) {
+            msr[n++] = MSR_ARCH_LBR_FROM + i;
+            msr[n++] = MSR_ARCH_LBR_TO + i;
+            msr[n++] = MSR_ARCH_LBR_INFO + i;
+        }
+        return n;
+    }
+    msr[n++] = MSR_LBR_TOS;
+    if (has_select) {
+        msr[n++] = MSR_LBR_SELECT;
+    }
+    for (i = 0; i < depth; i++) {
+        msr[n++] = from_base + i;
+        msr[n++] = to_base + i;
+        if (has_info) {
+            msr[n++] = MSR_LBR_INFO + i;
+        }
+    }
+    return n;
+}
+
+/* Where lbr_regs() puts the FROM of record 0 (arch: the youngest). */
+static unsigned lbr_regs_from0(void)
+{
+    return arch ? 3 : 2 + has_select;
+}
+
+/*
+ * Records of lbr_seq, then registers that differ from their reset
+ * values: filters (LBR_SELECT, or an arch depth below the maximum) and
+ * DEBUGCTL.FREEZE_LBRS_ON_PMI.  Recording is off at the end (lbr_seq
+ * turns it off), so reading the registers changes nothing.
+ */
+static void keep_setup(void)
+{
+    if (arch) {
+        wr(MSR_ARCH_LBR_DEPTH, depth - 8);
+        run_seq(MSR_ARCH_LBR_CTL, CTL_ALL);
+        wr(MSR_ARCH_LBR_CTL, CTL_ALL & ~CTL_LBREN);
+    } else {
+        legacy_prefill(1);
+        run_seq(MSR_DEBUGCTL, DEBUGCTL_LBR);
+        if (has_select) {
+            wr(MSR_LBR_SELECT, 0x4);            /* JCC suppressed */
+        }
+    }
+    wr(MSR_DEBUGCTL, DEBUGCTL_FREEZE_LBRS_ON_PMI);
+}
+
+static void sec_migrate(void)
+{
+    static uint32_t msr[REGS_MAX];
+    static uint64_t before[REGS_MAX];
+    struct rec want[ARCH_MAX > NHM_MSRS ? ARCH_MAX : NHM_MSRS];
+    unsigned i, n = lbr_regs(msr), bad = 0, tos, from0 = lbr_regs_from0();
+    uint64_t v;
+
+    keep_setup();
+    for (i = 0; i < n; i++) {
+        before[i] = rd(msr[i]);
+    }
+    check(before[0] == DEBUGCTL_FREEZE_LBRS_ON_PMI && before[from0] &&
+          before[from0 + 1], "before the migration: DEBUGCTL 0x%lx (want "
+          "FREEZE_LBRS_ON_PMI), record 0 FROM 0x%lx TO 0x%lx (want non-zero)",
+          before[0], before[from0], before[from0 + 1]);
+    guest_printf("SYNC migrate\n");
+    serial_getc();                  /* saved here, resumed elsewhere */
+    for (i = 0; i < n; i++) {
+        v = rd(msr[i]);
+        if (v != before[i] && bad++ < 6) {
+            guest_printf("# MSR 0x%x: 0x%lx after the migration, 0x%lx "
+                         "before\n", msr[i], v, before[i]);
+        }
+    }
+    check(!bad, "after the migration: %u of the %u LBR registers (DEBUGCTL, "
+          "%s, every record) differ from what they held before", bad, n,
+          arch ? "LBR_CTL, LBR_DEPTH" : "TOS, LBR_SELECT");
+
+    /* Recording goes on from where it stopped. */
+    wr(MSR_DEBUGCTL, 0);
+    if (arch) {
+        for (i = 0; i < ARCH_MAX; i++) {
+            want[i] = (struct rec) { rd(MSR_ARCH_LBR_FROM + i),
+                                     rd(MSR_ARCH_LBR_TO + i),
+                                     rd(MSR_ARCH_LBR_INFO + i),
+                                     "the record before" };
+        }
+        run_seq(MSR_ARCH_LBR_CTL, CTL_ALL);
+        arch_check_seq("after the migration, recording again", CTL_ALL,
+                       depth - 8, want, SEQ_ALL);
+        return;
+    }
+    if (has_select) {
+        wr(MSR_LBR_SELECT, 0);
+    }
+    tos = rd(MSR_LBR_TOS);
+    for (i = 0; i < depth; i++) {
+        want[i] = (struct rec) { rd(from_base + i), rd(to_base + i),
+                                 has_info ? rd(MSR_LBR_INFO + i) : 0,
+                                 "the record before" };
+    }
+    run_seq(MSR_DEBUGCTL, DEBUGCTL_LBR);
+    {
+        struct rec got[NHM_MSRS];
+        unsigned want_tos = tos;
+        uint64_t got_tos;
+
+        for (i = 0; i < SEQ_N; i++) {
+            legacy_push(want, &want_tos, &seq[i]);
+        }
+        got_tos = legacy_read(got);
+        bad = compare("after the migration", "slot", got, want, depth,
+                      has_info);
+        check(got_tos == want_tos && !bad, "after the migration, recording "
+              "again: TOS %lu, want %u; %u of %u slots differ", got_tos,
+              want_tos, bad, depth);
+    }
+}
+
+/* SDM power-up and INIT values: DEBUGCTL, filters and records 0. */
+static void sec_reset(void)
+{
+    static uint32_t msr[REGS_MAX];
+    unsigned i, n = lbr_regs(msr), bad = 0;
+    uint64_t v, want;
+
+    guest_printf("SYNC boot\n");
+    if (serial_getc() == '1') {
+        keep_setup();
+        wr(arch ? MSR_ARCH_LBR_CTL : MSR_DEBUGCTL,
+           arch ? CTL_ALL : DEBUGCTL_LBR | DEBUGCTL_FREEZE_LBRS_ON_PMI);
+        check(rd(msr[lbr_regs_from0()]) != 0, "before the reset: records, "
+              "and recording on");
+        guest_printf("SYNC reset\n");
+        for (;;) {
+            serial_getc();          /* the host resets us here */
+        }
+    }
+    for (i = 0; i < n; i++) {
+        v = rd(msr[i]);
+        want = msr[i] == MSR_ARCH_LBR_DEPTH ? depth : 0;
+        if (v != want && bad++ < 6) {
+            guest_printf("# MSR 0x%x: 0x%lx after the reset, want 0x%lx\n",
+                         msr[i], v, want);
+        }
+    }
+    check(!bad, "after the reset: %u of the %u LBR registers are not at "
+          "their reset values (0%s)", bad, n,
+          arch ? "; LBR_DEPTH the maximum" : "");
+}
+
 /* In order; -append only=MASK runs those whose bit (1 << index) is set. */
 static const struct {
     void (*fn)(void);
@@ -1478,6 +1646,8 @@ static const struct {
     { sec_callstack, false, "3: call-stack mode" },
     { sec_freeze, false, "4: freeze at a PMI" },
     { sec_arch, true, "5: architectural LBR" },
+    { sec_migrate, false, "6: registers and records across a migration" },
+    { sec_reset, false, "7: reset values after system_reset" },
 };
 
 int main(void)
@@ -1523,7 +1693,7 @@ int main(void)
             continue;
         }
         guest_printf("# %s\n", sections[i].what);
-        if (sections[i].arch != arch) {
+        if (sections[i].arch != arch && i < 6) {
             check(true, "section %u # SKIP it is for %s LBR, and arch=%u",
                   i, sections[i].arch ? "architectural" : "legacy", arch);
             continue;
