@@ -397,6 +397,47 @@ static void assert_branch(const VPMUTakenBranch *b, uint64_t from,
  * Recording"): taken branches only; an event from the RIP it returns to,
  * to its handler; a software interrupt as one far branch.
  */
+/*
+ * An indirect CALL from a function that saved an 8 (a value equal to
+ * the kernel CS) just above its return address: the stack reads like an
+ * event frame returning to the CALL's next instruction, but its SS and
+ * RSP slots are not the CALL's.  Seen in a guest whose return address
+ * above lost bit 8 as the "frame's" TF was hidden.
+ */
+static void test_call_not_a_frame(void)
+{
+    Mem m = { 0 };
+    VPMUStepState a = st64(0x1000, STACK_BASE + 0x80, 0);
+    VPMUStepState b = st64(0x2000, STACK_BASE + 0x78, 0);
+    uint64_t stack[5] = { 0x1003, KCS, 0x1029b6, 0x1fb0, 0x1040 };
+    VPMURetire r;
+
+    put_slots(&m, b.rsp, stack, 5, 8);
+    r = classify(&a, "41 ff d3", &b, true, &m);             /* call *%r11 */
+    g_assert_cmpint(r.kind, ==, VPMU_RETIRE_RETIRED);
+    g_assert_true(r.branch && r.taken);
+    g_assert_cmphex(r.frame_rflags, ==, 0);
+
+    /*
+     * A real frame after a direct CALL (to 0x2000) retired: RIP its
+     * target, RSP and SS what the CALL left
+     */
+    b = st64(0x3000, STACK_BASE + 0x40, 0);
+    stack[0] = 0x2000;
+    stack[2] = 0x202;
+    stack[3] = STACK_BASE + 0x78;
+    stack[4] = KSS;
+    put_slots(&m, b.rsp, stack, 5, 8);
+    r = classify(&a, "e8 fb 0f 00 00", &b, true, &m);      /* call 0x2000 */
+    g_assert_cmpint(r.kind, ==, VPMU_RETIRE_RETIRED_EVENT);
+    g_assert_cmphex(r.frame_rflags, ==, b.rsp + 16);
+    /* The same frame with another SS is no frame of this CALL */
+    stack[4] = 0x1fb0;
+    put_slots(&m, b.rsp, stack, 5, 8);
+    r = classify(&a, "e8 fb 0f 00 00", &b, true, &m);
+    g_assert_cmphex(r.frame_rflags, ==, 0);
+}
+
 static void test_lbr_branches(void)
 {
     const uint64_t idt = STACK_BASE + 0x200, handler = STACK_BASE + 0x300;
@@ -483,5 +524,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu-retire/legacy-frames", test_legacy_frames);
     g_test_add_func("/vpmu-retire/late-steps", test_late_steps);
     g_test_add_func("/vpmu-retire/lbr-branches", test_lbr_branches);
+    g_test_add_func("/vpmu-retire/call-not-a-frame", test_call_not_a_frame);
     return g_test_run();
 }

@@ -47,9 +47,9 @@ static uint64_t get_slot(const uint8_t *p, unsigned size)
  */
 static FrameMatch find_frame(const VPMUStepState *prev,
                              const VPMUStepState *now, uint64_t target,
-                             uint64_t fall, bool known, VPMUReadLinear *read,
-                             void *opaque, uint64_t *rflags_at,
-                             uint64_t *rip_at)
+                             uint64_t fall, bool known, bool near_call,
+                             VPMUReadLinear *read, void *opaque,
+                             uint64_t *rflags_at, uint64_t *rip_at)
 {
     unsigned slot = now->mode == VPMU_INSN_MODE_64 ? 8 :
                     now->mode == VPMU_INSN_MODE_32 ? 4 : 2;
@@ -86,8 +86,21 @@ static FrameMatch find_frame(const VPMUStepState *prev,
                 return FRAME_OLD;
             }
         }
+        /*
+         * A near CALL or PUSH leaves words at RSP that can read like a
+         * frame returning to the next instruction (the return address,
+         * then a saved 8 where CS would be): a full frame must also hold
+         * the SS the instruction ran with, and after a near CALL the RSP
+         * it left.
+         */
         if (known && (rip == (target & mask) || rip == (fall & mask))) {
-            return FRAME_NEXT;
+            rsp = get_slot(buf + 3 * slot, slot);
+            ss = get_slot(buf + 4 * slot, slot);
+            if (!full || (ss == prev->ss &&
+                          (!near_call ||
+                           rsp == ((prev->rsp - slot) & mask)))) {
+                return FRAME_NEXT;
+            }
         }
         *rflags_at = 0;
     }
@@ -266,7 +279,9 @@ void vpmu_retire_classify(const VPMUStepState *prev, const VPMUInsn *insn,
         return;
     }
 
-    frame = find_frame(prev, now, target, fall, insn != NULL, read, opaque,
+    frame = find_frame(prev, now, target, fall, insn != NULL,
+                       cls == VPMU_BRANCH_CALL_REL ||
+                       cls == VPMU_BRANCH_CALL_IND, read, opaque,
                        &out->frame_rflags, &out->frame_rip);
     if (frame == FRAME_OLD) {
         out->kind = VPMU_RETIRE_EVENT;
