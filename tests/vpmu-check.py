@@ -1472,13 +1472,105 @@ def lbr_reset_test(args, name, cpu, append):
     g.finish(f'reset/{name}', status, min_checks=3, max_checks=3)
 
 
+def lbr_host_test(args, name, cpu, append):
+    """
+    pmu-lbr section 8: the host takes LBR from a recording guest
+    (vpmu-reclaim resources=[lbr], then its backend losing it, through
+    the x-vpmu-lbr-preempt seam) and gives it back.  query-vpmu, HMP and
+    the events say so; the guest records nothing meanwhile and goes on
+    afterwards; its counters are not touched.
+    """
+    g = PacedGuest(args, 'pmu-lbr', ['-cpu', cpu, '-append', append])
+    kind = 'arch' if 'arch-lbr=on' in cpu else 'legacy'
+    seen = []
+
+    def lbr():
+        info = g.qmp.cmd('query-vpmu')[0]
+        return info.get('lbr', {}), info
+
+    def event(name, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for e in g.qmp.events:
+                if e['event'] == name:
+                    g.qmp.events.remove(e)
+                    return e['data']
+            g.qmp.cmd('query-status')
+            time.sleep(0.05)
+        return None
+
+    def step(step_name):
+        seen.append(step_name)
+        cpu_path = g.qmp.cmd('query-cpus-fast')[0]['qom-path']
+        if step_name == 'recording':
+            first, _ = lbr()
+            time.sleep(0.3)
+            info, _ = lbr()
+            g.expect(info.get('kind') == kind and
+                     info.get('backend') == 'software' and
+                     info.get('enabled') is True and
+                     info.get('host-state') == 'active',
+                     f'recording: query-vpmu lbr {info}')
+            g.expect(info.get('branches-recorded', 0) >
+                     first.get('branches-recorded', 0),
+                     'recording: branches-recorded grows while the guest '
+                     f'polls COM1 ({first.get("branches-recorded")} -> '
+                     f'{info.get("branches-recorded")})')
+            hmp = g.qmp.cmd('human-monitor-command',
+                            **{'command-line': 'info vpmu'})
+            g.expect(f'LBR: {kind}' in hmp and 'active' in hmp,
+                     f'recording: info vpmu shows the LBR: {hmp!r}')
+            g.qmp.cmd('vpmu-reclaim', resources=['lbr'])
+            data = event('VPMU_RECLAIMED')
+            g.expect(data and data.get('resources') == ['lbr'],
+                     f'VPMU_RECLAIMED {data}')
+            info, whole = lbr()
+            g.expect(info.get('host-state') == 'reclaimed',
+                     f'reclaimed: LBR host-state {info.get("host-state")}')
+            g.expect(all(c.get('host-state') != 'reclaimed'
+                         for c in whole.get('counters', [])),
+                     'reclaimed: the counters are not')
+        elif step_name == 'reclaimed':
+            g.qmp.cmd('vpmu-restore', resources=['lbr'])
+            data = event('VPMU_RESTORED')
+            g.expect(data and data.get('resources') == ['lbr'],
+                     f'VPMU_RESTORED {data}')
+            info, _ = lbr()
+            g.expect(info.get('host-state') not in ('reclaimed', 'lost'),
+                     f'restored: LBR host-state {info.get("host-state")}')
+        elif step_name == 'restored':
+            g.qmp.cmd('qom-set', path=cpu_path,
+                      property='x-vpmu-lbr-preempt', value=True)
+            data = event('VPMU_LBR_PREEMPTED')
+            g.expect(data and data.get('host-state') == 'lost' and
+                     data.get('reason') == 'x-vpmu-lbr-preempt',
+                     f'VPMU_LBR_PREEMPTED {data}')
+            info, _ = lbr()
+            g.expect(info.get('host-state') == 'lost',
+                     f'lost: LBR host-state {info.get("host-state")}')
+        elif step_name == 'lost':
+            g.qmp.cmd('qom-set', path=cpu_path,
+                      property='x-vpmu-lbr-preempt', value=False)
+            data = event('VPMU_LBR_RECOVERED')
+            g.expect(data is not None, f'VPMU_LBR_RECOVERED {data}')
+            info, _ = lbr()
+            g.expect(info.get('host-state') != 'lost',
+                     f'recovered: LBR host-state {info.get("host-state")}')
+        g.send()
+
+    status = g.run(step)
+    g.expect(seen == ['recording', 'reclaimed', 'restored', 'lost'],
+             f'the guest stopped at {seen}')
+    g.finish(f'lbr/{name}', status, min_checks=7)
+
+
 def lbr_tests(args):
     """
     LBR (-cpu ...,lbr=on), recorded by the software backend here: the
     pmu-lbr guest in each LBR layout (sections 0-3 where the layout has
     them), the freeze at a PMI with exact counting (section 4) in both
-    styles, architectural LBR (section 5), migration (6) and reset (7) of
-    both kinds, and the settings QEMU refuses.
+    styles, architectural LBR (section 5), migration (6), reset (7) and
+    the host taking LBR (8) of both kinds, and the settings QEMU refuses.
     """
     # (name, -cpu extra, -append): the depth's class and default format
     for name, props, append in [
@@ -1508,6 +1600,10 @@ def lbr_tests(args):
     lbr_migration_test(args, 'lbr-arch',
                        LBR_CPU + ',arch-lbr=on,pmu-version=4,level=0x1c',
                        'only=0x40 arch=1 pmuv=4')
+    lbr_host_test(args, 'host-takes-lbr', LBR_CPU, 'only=0x100')
+    lbr_host_test(args, 'host-takes-lbr-arch',
+                  LBR_CPU + ',arch-lbr=on,pmu-version=4,level=0x1c',
+                  'only=0x100 arch=1 pmuv=4')
     lbr_reset_test(args, 'lbr-legacy', LBR_CPU, 'only=0x80')
     lbr_reset_test(args, 'lbr-arch',
                    LBR_CPU + ',arch-lbr=on,pmu-version=4,level=0x1c',
@@ -1596,6 +1692,7 @@ def main():
     unit_test(args.qemu_build, 'test-vpmu-insn')
     unit_test(args.qemu_build, 'test-vpmu-retire')
     unit_test(args.qemu_build, 'test-vpmu-events')
+    unit_test(args.qemu_build, 'test-vpmu-lbr')
     unit_test(args.qemu_build, 'test-vpmu-perf')
     checkpatch_test(args)
     fuzz_test(10)

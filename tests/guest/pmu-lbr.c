@@ -28,7 +28,9 @@
  *              Sections 6 (migration) and 7 (reset) stop at "SYNC
  *              migrate", "SYNC boot" and "SYNC reset" and wait for a byte
  *              on COM1 from the host (tests/vpmu-check.py), which saves
- *              and resumes the guest or resets it there
+ *              and resumes the guest or resets it there; section 8
+ *              (the host takes LBR) at "SYNC recording", "SYNC
+ *              reclaimed", "SYNC restored" and "SYNC lost"
  *   no-bail=1  run even when the guest finds no LBR at all
  *
  * All addresses here are below 2^31, so the flag bits of every legacy
@@ -1469,6 +1471,48 @@ static void sec_arch(void)
     wr(MSR_ARCH_LBR_DEPTH, 32);
 }
 
+/*
+ * Run lbr_seq with recording on, every branch kept (LBR_SELECT or
+ * LBR_CTL as that leaves them), and check that it left its records on
+ * top of those before (@recorded) or none at all; @d is the arch depth.
+ */
+static void seq_goes_on(const char *what, unsigned d, bool recorded)
+{
+    static struct rec want[ARCH_MAX > NHM_MSRS ? ARCH_MAX : NHM_MSRS];
+    static struct rec got[NHM_MSRS];
+    unsigned i, tos, want_tos, bad;
+    uint64_t got_tos;
+
+    if (arch) {
+        for (i = 0; i < ARCH_MAX; i++) {
+            want[i] = (struct rec) { rd(MSR_ARCH_LBR_FROM + i),
+                                     rd(MSR_ARCH_LBR_TO + i),
+                                     rd(MSR_ARCH_LBR_INFO + i),
+                                     "the record before" };
+        }
+        run_seq(MSR_ARCH_LBR_CTL, CTL_ALL);
+        arch_check_seq(what, CTL_ALL, d, want, recorded ? SEQ_ALL : 0);
+        return;
+    }
+    tos = rd(MSR_LBR_TOS);
+    for (i = 0; i < depth; i++) {
+        want[i] = (struct rec) { rd(from_base + i), rd(to_base + i),
+                                 has_info ? rd(MSR_LBR_INFO + i) : 0,
+                                 "the record before" };
+    }
+    run_seq(MSR_DEBUGCTL, DEBUGCTL_LBR);
+    want_tos = tos;
+    for (i = 0; recorded && i < SEQ_N; i++) {
+        legacy_push(want, &want_tos, &seq[i]);
+    }
+    got_tos = legacy_read(got);
+    bad = compare(what, "slot", got, want, depth, has_info);
+    check(got_tos == want_tos && !bad, "%s: TOS %lu, want %u; %u of %u "
+          "slots differ from %s", what, got_tos, want_tos, bad, depth,
+          recorded ? "the records of lbr_seq on top of those before" :
+          "those before (nothing recorded)");
+}
+
 /* Sections 6 and 7: what migration keeps and what a reset clears */
 
 #define REGS_MAX                    (3 + 3 * NHM_MSRS)
@@ -1535,8 +1579,7 @@ static void sec_migrate(void)
 {
     static uint32_t msr[REGS_MAX];
     static uint64_t before[REGS_MAX];
-    struct rec want[ARCH_MAX > NHM_MSRS ? ARCH_MAX : NHM_MSRS];
-    unsigned i, n = lbr_regs(msr), bad = 0, tos, from0 = lbr_regs_from0();
+    unsigned i, n = lbr_regs(msr), bad = 0, from0 = lbr_regs_from0();
     uint64_t v;
 
     keep_setup();
@@ -1562,43 +1605,10 @@ static void sec_migrate(void)
 
     /* Recording goes on from where it stopped. */
     wr(MSR_DEBUGCTL, 0);
-    if (arch) {
-        for (i = 0; i < ARCH_MAX; i++) {
-            want[i] = (struct rec) { rd(MSR_ARCH_LBR_FROM + i),
-                                     rd(MSR_ARCH_LBR_TO + i),
-                                     rd(MSR_ARCH_LBR_INFO + i),
-                                     "the record before" };
-        }
-        run_seq(MSR_ARCH_LBR_CTL, CTL_ALL);
-        arch_check_seq("after the migration, recording again", CTL_ALL,
-                       depth - 8, want, SEQ_ALL);
-        return;
-    }
     if (has_select) {
         wr(MSR_LBR_SELECT, 0);
     }
-    tos = rd(MSR_LBR_TOS);
-    for (i = 0; i < depth; i++) {
-        want[i] = (struct rec) { rd(from_base + i), rd(to_base + i),
-                                 has_info ? rd(MSR_LBR_INFO + i) : 0,
-                                 "the record before" };
-    }
-    run_seq(MSR_DEBUGCTL, DEBUGCTL_LBR);
-    {
-        struct rec got[NHM_MSRS];
-        unsigned want_tos = tos;
-        uint64_t got_tos;
-
-        for (i = 0; i < SEQ_N; i++) {
-            legacy_push(want, &want_tos, &seq[i]);
-        }
-        got_tos = legacy_read(got);
-        bad = compare("after the migration", "slot", got, want, depth,
-                      has_info);
-        check(got_tos == want_tos && !bad, "after the migration, recording "
-              "again: TOS %lu, want %u; %u of %u slots differ", got_tos,
-              want_tos, bad, depth);
-    }
+    seq_goes_on("after the migration, recording again", depth - 8, true);
 }
 
 /* SDM power-up and INIT values: DEBUGCTL, filters and records 0. */
@@ -1633,6 +1643,54 @@ static void sec_reset(void)
           arch ? "; LBR_DEPTH the maximum" : "");
 }
 
+/*
+ * Section 8: the host takes LBR (vpmu-reclaim, or its backend loses it)
+ * and gives it back.  Meanwhile the guest's accesses work as before and
+ * nothing is recorded; afterwards recording goes on.
+ */
+static void sec_host(void)
+{
+    static const struct {
+        const char *sync, *taken, *back;
+    } steps[] = {
+        { "reclaimed", "LBR reclaimed by the host (vpmu-reclaim)",
+          "LBR given back (vpmu-restore)" },
+        { "lost", "LBR lost by the host's backend",
+          "LBR back with the host's backend" },
+    };
+    unsigned i;
+
+    if (arch) {
+        wr(MSR_ARCH_LBR_DEPTH, depth);
+        run_seq(MSR_ARCH_LBR_CTL, CTL_ALL);
+        wr(MSR_ARCH_LBR_CTL, CTL_ALL);
+    } else {
+        legacy_prefill(1);
+        wr(MSR_DEBUGCTL, DEBUGCTL_LBR);
+    }
+    guest_printf("SYNC recording\n");
+    serial_getc();                  /* the host took LBR */
+    for (i = 0; i < 2; i++) {
+        uint32_t on_msr = arch ? MSR_ARCH_LBR_CTL : MSR_DEBUGCTL;
+        uint64_t on = arch ? CTL_ALL : DEBUGCTL_LBR, v;
+
+        /* The guest sees its own settings, whoever has the hardware. */
+        wr(on_msr, on);
+        v = rd(on_msr);
+        wr(on_msr, 0);
+        check(v == on, "%s: 0x%x reads back 0x%lx, as written", steps[i].taken,
+              on_msr, v);
+        seq_goes_on(steps[i].taken, depth, false);
+        guest_printf("SYNC %s\n", steps[i].sync);
+        serial_getc();              /* given back */
+        seq_goes_on(steps[i].back, depth, true);
+        if (i == 0) {
+            guest_printf("SYNC restored\n");
+            serial_getc();          /* the host lost it */
+        }
+    }
+}
+
 /* In order; -append only=MASK runs those whose bit (1 << index) is set. */
 static const struct {
     void (*fn)(void);
@@ -1648,6 +1706,7 @@ static const struct {
     { sec_arch, true, "5: architectural LBR" },
     { sec_migrate, false, "6: registers and records across a migration" },
     { sec_reset, false, "7: reset values after system_reset" },
+    { sec_host, false, "8: the host takes LBR and gives it back" },
 };
 
 int main(void)
