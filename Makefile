@@ -27,7 +27,7 @@ GB := $(B)/guest
 PY := /usr/bin/python3
 EMU := $(B)/qemu-system-x86_64
 UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-exact \
-	tests/unit/test-vpmu-lbr \
+	tests/unit/test-vpmu-lbr tests/unit/test-vpmu-lbr-hw \
 	tests/unit/test-vpmu-insn tests/unit/test-vpmu-retire \
 	tests/unit/test-vpmu-events \
 	tests/unit/test-vpmu-perf tests/qtest/vpmu-test

@@ -1692,6 +1692,7 @@ def main():
     unit_test(args.qemu_build, 'test-vpmu-insn')
     unit_test(args.qemu_build, 'test-vpmu-retire')
     unit_test(args.qemu_build, 'test-vpmu-events')
+    unit_test(args.qemu_build, 'test-vpmu-lbr-hw')
     unit_test(args.qemu_build, 'test-vpmu-lbr')
     unit_test(args.qemu_build, 'test-vpmu-perf')
     checkpatch_test(args)

@@ -102,8 +102,8 @@ static VpmuLbrInfo *vpmu_lbr_info(X86CPU *cpu)
 
     info->kind = l->cfg.kind == VPMU_LBR_ARCH ? VPMU_LBR_KIND_ARCH
                                               : VPMU_LBR_KIND_LEGACY;
-    /* The hardware backend is not built yet (see the docs) */
-    info->backend = VPMU_LBR_BACKEND_SOFTWARE;
+    info->backend = kvm_vpmu_lbr_hardware(cpu) ? VPMU_LBR_BACKEND_HARDWARE
+                                               : VPMU_LBR_BACKEND_SOFTWARE;
     info->format = l->cfg.format;
     info->depth = l->cfg.kind == VPMU_LBR_ARCH ? l->depth : l->cfg.depth;
     info->enabled = vpmu_lbr_enabled(cpu->vpmu);

@@ -30,6 +30,7 @@
 #include "hw/i386/vpmu.h"
 #include "hw/i386/vpmu-perf.h"
 #include "hw/i386/vpmu-exact.h"
+#include "hw/i386/vpmu-lbr-hw.h"
 #include "hw/i386/vpmu-migration.h"
 #include "vpmu-kvm.h"
 #include "vpmu-step.h"
@@ -119,6 +120,7 @@ typedef struct KVMVPMU {
     VPMUPerf *perf;
     VPMUExact *exact;           /* vpmu-exact=on: between model and perf */
     KVMVPMUStep *step;          /* ... and the engine that feeds it */
+    VPMULbrHw *lbr_hw;          /* vpmu-lbr-backend chose KVM's LBR */
     CPUState *cs;
     uint64_t instance;          /* see kvm_vpmu_instance() */
     QEMUTimer *release_timer;   /* lazy release sweep, on the main loop */
@@ -135,7 +137,7 @@ typedef struct KVMVPMU {
     uint64_t rdpmc_pushed[VPMU_MAX_COUNTERS];
     bool rdpmc_stale;
     uint64_t rdpmc_pushes, rdpmc_values;    /* KVM_SET_MSRS, entries */
-    const char *lbr_lost_reason;    /* why the LBR backend cannot record */
+    const char *lbr_lost_reason;    /* x-vpmu-lbr-preempt says it cannot */
 } KVMVPMU;
 
 static KVMVPMU *kvm_vpmu(X86CPU *cpu)
@@ -550,6 +552,21 @@ static void kvm_vpmu_arm_release(KVMVPMU *v)
     }
 }
 
+/* The guest's CPUID family and model, decoded as the SDM says. */
+static void kvm_vpmu_guest_fm(X86CPU *cpu, int *family, int *model)
+{
+    uint32_t ver = cpu->env.cpuid_version;
+
+    *family = (ver >> 8) & 0xf;
+    *model = (ver >> 4) & 0xf;
+    if (*family == 0xf) {
+        *family += (ver >> 20) & 0xff;
+    }
+    if (*family == 0x6 || *family >= 0xf) {
+        *model |= (ver >> 12) & 0xf0;
+    }
+}
+
 /*
  * The guest's LBR (lbr=on): depth and format by the guest's family and
  * model, as its kernel expects them, then lbr-depth and lbr-fmt;
@@ -557,20 +574,14 @@ static void kvm_vpmu_arm_release(KVMVPMU *v)
  */
 static void kvm_vpmu_lbr_config(X86CPU *cpu, VPMULbrConfig *lbr)
 {
-    uint32_t ver = cpu->env.cpuid_version;
-    int family = (ver >> 8) & 0xf, model = (ver >> 4) & 0xf;
+    int family, model;
 
     memset(lbr, 0, sizeof(*lbr));
     if (!cpu->vpmu_lbr) {
         lbr->kind = VPMU_LBR_NONE;
         return;
     }
-    if (family == 0xf) {
-        family += (ver >> 20) & 0xff;
-    }
-    if (family == 0x6 || family >= 0xf) {
-        model |= (ver >> 12) & 0xf0;
-    }
+    kvm_vpmu_guest_fm(cpu, &family, &model);
     vpmu_lbr_config_for_model(lbr, family, model);
     lbr->kind = cpu->vpmu_arch_lbr ? VPMU_LBR_ARCH : VPMU_LBR_LEGACY;
     if (lbr->kind == VPMU_LBR_ARCH) {
@@ -681,6 +692,10 @@ static void kvm_vpmu_get_stats(Object *obj, Visitor *visitor,
         { "lbr-filtered", v->state.lbr.stats.filtered },
         { "lbr-popped", v->state.lbr.stats.popped },
         { "lbr-records", vpmu_lbr_records_used(&v->state.lbr) },
+        { "lbr-hw-pushes", v->lbr_hw ? v->lbr_hw->stats.pushes : 0 },
+        { "lbr-hw-snapshots", v->lbr_hw ? v->lbr_hw->stats.snapshots : 0 },
+        { "lbr-hw-refreshes", v->lbr_hw ? v->lbr_hw->stats.refreshes : 0 },
+        { "lbr-hw-losses", v->lbr_hw ? v->lbr_hw->stats.losses : 0 },
     };
     unsigned i;
 
@@ -751,7 +766,17 @@ static void kvm_vpmu_set_lbr_preempt(Object *obj, Visitor *visitor,
 
 const char *kvm_vpmu_lbr_lost_reason(X86CPU *cpu)
 {
-    return kvm_vpmu(cpu)->lbr_lost_reason;
+    KVMVPMU *v = kvm_vpmu(cpu);
+
+    if (!v->lbr_lost_reason && v->lbr_hw) {
+        return vpmu_lbr_hw_lost_reason(v->lbr_hw);
+    }
+    return v->lbr_lost_reason;
+}
+
+bool kvm_vpmu_lbr_hardware(X86CPU *cpu)
+{
+    return kvm_vpmu(cpu)->lbr_hw != NULL;
 }
 
 /*
@@ -862,10 +887,12 @@ static bool kvm_vpmu_check_applicable(X86CPU *cpu, Error **errp)
 static const char *kvm_vpmu_lbr_hw_unavailable(X86CPU *cpu,
                                                const VPMULbrConfig *lbr)
 {
+    VPMULbrConfig host = { .kind = VPMU_LBR_LEGACY };
+    int family, model, host_family, host_model;
     uint64_t host_cap;
     char vendor[CPUID_VENDOR_SZ + 1];
 
-    host_cpu_vendor_fms(vendor, NULL, NULL, NULL);
+    host_cpu_vendor_fms(vendor, &host_family, &host_model, NULL);
     if (strcmp(vendor, CPUID_VENDOR_INTEL)) {
         return "the host CPU is not Intel's";
     }
@@ -883,19 +910,42 @@ static const char *kvm_vpmu_lbr_hw_unavailable(X86CPU *cpu,
     if ((host_cap & PERF_CAP_LBR_FMT) != lbr->format) {
         return "the guest's lbr-fmt is not the host's";
     }
-    return "the hardware LBR backend is not built yet";
+    /*
+     * KVM gives a guest LBR only with the host's family and model
+     * (cpuid_model_is_consistent()), and then the host's records.
+     */
+    kvm_vpmu_guest_fm(cpu, &family, &model);
+    if (family != host_family || model != host_model) {
+        return "the guest's CPU model is not the host's (use -cpu host)";
+    }
+    vpmu_lbr_config_for_model(&host, host_family, host_model);
+    if (lbr->depth != host.depth || lbr->quirks != host.quirks) {
+        return "the guest's lbr-depth is not the host's";
+    }
+    return NULL;
 }
 
 /*
- * Pick who records LBR for a vCPU with lbr=on: software (the single-step
- * engine) wherever hardware cannot, said once at startup.
+ * Pick who records LBR for a vCPU with lbr=on (@hw: KVM's LBR): hardware
+ * where it can, software (the single-step engine) elsewhere, said once
+ * at startup.
  */
 static bool kvm_vpmu_lbr_choose(X86CPU *cpu, const VPMULbrConfig *lbr,
-                                Error **errp)
+                                bool *hw, Error **errp)
 {
     const char *why_not_hw = kvm_vpmu_lbr_hw_unavailable(cpu, lbr);
-    static bool said;
+    static bool said, said_hw;
 
+    *hw = !why_not_hw && kvm_vpmu_lbr_backend != KVM_VPMU_LBR_SOFTWARE;
+    if (*hw) {
+        if (!said_hw) {
+            said_hw = true;
+            info_report("vPMU: LBR: the hardware backend records branches "
+                        "with KVM's LBR while the guest has LBR on; every "
+                        "LBR MSR access still exits to the vPMU");
+        }
+        return true;
+    }
     if (kvm_vpmu_lbr_backend == KVM_VPMU_LBR_HARDWARE) {
         error_setg(errp, "vPMU: vpmu-lbr-backend=hardware is not available "
                    "here: %s; use vpmu-lbr-backend=software or auto",
@@ -951,6 +1001,11 @@ static void kvm_vpmu_pause_work(CPUState *cs, run_on_cpu_data data)
 
     if (cpu->vpmu) {
         vpmu_perf_pause(kvm_vpmu(cpu)->perf, !data.host_int);
+        /* Stopped, the model holds the records: migration reads them */
+        if (kvm_vpmu(cpu)->lbr_hw) {
+            vpmu_lbr_hw_pause(kvm_vpmu(cpu)->lbr_hw, cpu->vpmu,
+                              !data.host_int);
+        }
     }
 }
 
@@ -967,6 +1022,53 @@ static void kvm_vpmu_vm_state(void *opaque, bool running, RunState state)
                      RUN_ON_CPU_HOST_INT(running));
 }
 
+/*
+ * The hardware LBR backend's accesses to KVM's LBR: host-initiated (the
+ * MSR filter does not apply), on the vCPU thread, the task that KVM's
+ * guest LBR event is created for.
+ */
+static bool kvm_vpmu_lbr_hw_msrs(KVMVPMU *v, const uint32_t *idx,
+                                 uint64_t *out, const uint64_t *in,
+                                 unsigned n)
+{
+    struct {
+        struct kvm_msrs info;
+        struct kvm_msr_entry entries[VPMU_LBR_HW_MAX_MSRS];
+    } msrs = { .info.nmsrs = n };
+    unsigned i;
+
+    assert(n <= VPMU_LBR_HW_MAX_MSRS && qemu_cpu_is_self(v->cs));
+    for (i = 0; i < n; i++) {
+        msrs.entries[i].index = idx[i];
+        msrs.entries[i].data = in ? in[i] : 0;
+    }
+    if (kvm_vcpu_ioctl(v->cs, in ? KVM_SET_MSRS : KVM_GET_MSRS,
+                       &msrs) != (int)n) {
+        return false;
+    }
+    for (i = 0; out && i < n; i++) {
+        out[i] = msrs.entries[i].data;
+    }
+    return true;
+}
+
+static bool kvm_vpmu_lbr_hw_get(void *opaque, const uint32_t *idx,
+                                uint64_t *val, unsigned n)
+{
+    return kvm_vpmu_lbr_hw_msrs(opaque, idx, val, NULL, n);
+}
+
+static bool kvm_vpmu_lbr_hw_set(void *opaque, const uint32_t *idx,
+                                const uint64_t *val, unsigned n)
+{
+    return kvm_vpmu_lbr_hw_msrs(opaque, idx, NULL, val, n);
+}
+
+static const VPMULbrHwOps kvm_vpmu_lbr_hw_ops = {
+    .get_msrs = kvm_vpmu_lbr_hw_get,
+    .set_msrs = kvm_vpmu_lbr_hw_set,
+};
+
 bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -974,6 +1076,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     uint32_t kvm_eax, kvm_edx;
     VPMUConfig cfg;
     VPMUPerf *backend;
+    bool lbr_hw = false;
     KVMVPMU *v;
 
     if (!kvm_vpmu_check_applicable(cpu, errp)) {
@@ -999,7 +1102,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     kvm_vpmu_check_backend(backend);
     if ((kvm_vpmu_exact && !kvm_vpmu_step_supported("vpmu-exact=on", errp)) ||
         (cfg.lbr.kind != VPMU_LBR_NONE &&
-         !kvm_vpmu_lbr_choose(cpu, &cfg.lbr, errp))) {
+         !kvm_vpmu_lbr_choose(cpu, &cfg.lbr, &lbr_hw, errp))) {
         vpmu_perf_free(backend);
         return false;
     }
@@ -1008,9 +1111,14 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
      * stays behind our filter: an LBR format or PEBS bits there would let
      * KVM's LBR and PEBS machinery live behind the model (DEBUGCTL.LBR,
      * the LBR MSRs, PEBS_ENABLE), while the guest reads from us that it
-     * has neither.  Only full-width writes are ours to offer.
+     * has neither.  Only full-width writes are ours to offer, and the
+     * LBR format when the hardware LBR backend drives KVM's LBR: KVM has
+     * none without it (intel_pmu_refresh()).
      */
     env->features[FEAT_PERF_CAPABILITIES] &= VPMU_PERF_CAP_SUPPORTED;
+    if (lbr_hw) {
+        env->features[FEAT_PERF_CAPABILITIES] |= cfg.lbr.format;
+    }
     /*
      * RDPMC never exits to QEMU: KVM answers it from its own PMU, and
      * where KVM has none (kvm.enable_pmu=0, or no host PMU) it raises #GP.
@@ -1070,10 +1178,15 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     } else {
         vpmu_state_init(&v->state, &cfg, &vpmu_perf_ops, backend);
     }
-    if (kvm_vpmu_exact || cfg.lbr.kind != VPMU_LBR_NONE) {
+    if (lbr_hw) {
+        v->lbr_hw = g_new(VPMULbrHw, 1);
+        vpmu_lbr_hw_init(v->lbr_hw, &kvm_vpmu_lbr_hw_ops, v);
+    }
+    /* The single-step engine: exact counting, and the software LBR */
+    if (kvm_vpmu_exact || (cfg.lbr.kind != VPMU_LBR_NONE && !lbr_hw)) {
         v->step = kvm_vpmu_step_new(cpu, v->exact,
-                                    cfg.lbr.kind != VPMU_LBR_NONE ?
-                                    &v->state : NULL);
+                                    cfg.lbr.kind != VPMU_LBR_NONE &&
+                                    !lbr_hw ? &v->state : NULL);
     }
     if (kvm_vpmu_has_filter) {
         vpmu_set_filter(&v->state, &kvm_vpmu_filter);
@@ -1168,6 +1281,9 @@ static bool kvm_vpmu_rdmsr(X86CPU *cpu, uint32_t msr, uint64_t *val)
         *val = (kvm_part & kvm_vpmu_debugctl_allowed(cpu)) | pmu_part;
         return true;
     }
+    if (kvm_vpmu(cpu)->lbr_hw) {
+        vpmu_lbr_hw_before_read(kvm_vpmu(cpu)->lbr_hw, cpu->vpmu, msr);
+    }
     return vpmu_msr_read(cpu->vpmu, msr, val, false);
 }
 
@@ -1205,6 +1321,10 @@ static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
         if (!vpmu_msr_write(cpu->vpmu, msr, val, false)) {
             return false;
         }
+        /* DEBUGCTL.LBR while KVM's LBR records for us (until pre-run) */
+        if (kvm_vpmu(cpu)->lbr_hw) {
+            kvm_part |= vpmu_lbr_hw_debugctl(kvm_vpmu(cpu)->lbr_hw);
+        }
         if (!kvm_vpmu_kvm_debugctl(cpu, &kvm_part, true)) {
             qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR DEBUGCTL <- 0x%"
                           PRIx64 ": KVM refuses bits 0x%" PRIx64 " (#GP)\n",
@@ -1215,6 +1335,9 @@ static bool kvm_vpmu_wrmsr(X86CPU *cpu, uint32_t msr, uint64_t val)
         return true;
     }
     ok = vpmu_msr_write(cpu->vpmu, msr, val, false);
+    if (ok && kvm_vpmu(cpu)->lbr_hw) {
+        vpmu_lbr_hw_written(kvm_vpmu(cpu)->lbr_hw, cpu->vpmu, msr);
+    }
     /* The exit returns to the guest next: the host side must be current. */
     vpmu_sync(cpu->vpmu);
     kvm_vpmu_arm_release(kvm_vpmu(cpu));
@@ -1444,6 +1567,14 @@ void kvm_vpmu_pre_run(X86CPU *cpu)
     if (cpu->vpmu->pmi_pending) {
         kvm_vpmu_deliver_pmi(cpu);
     }
+    /*
+     * KVM's LBR records exactly while the model says the guest's does:
+     * whatever changed that since the last entry (an MSR write, the
+     * freeze at the PMI above, reclaim, reset, a load) is acted on here.
+     */
+    if (v->lbr_hw) {
+        vpmu_lbr_hw_sync(v->lbr_hw, cpu->vpmu);
+    }
     if (v->rdpmc_gp || v->rdpmc_fixed) {
         kvm_vpmu_push_rdpmc(cpu);
     }
@@ -1652,6 +1783,10 @@ void kvm_vpmu_reset_vcpu(X86CPU *cpu)
 {
     if (cpu->vpmu) {
         vpmu_reset(cpu->vpmu);
+        if (kvm_vpmu(cpu)->lbr_hw) {
+            /* Not on the vCPU thread: the next pre-run stops KVM's LBR */
+            vpmu_lbr_hw_forget(kvm_vpmu(cpu)->lbr_hw);
+        }
         kvm_vpmu(cpu)->rdpmc_stale = true;
         /* KVM reset its copy too: push every counter again, whatever. */
         memset(kvm_vpmu(cpu)->rdpmc_pushed, 0xff,
@@ -1683,6 +1818,7 @@ void kvm_vpmu_destroy_vcpu(X86CPU *cpu)
     if (v->exact) {
         vpmu_exact_free(v->exact);
     }
+    g_free(v->lbr_hw);
     vpmu_perf_free(v->perf);
     cpu->vpmu = NULL;
     g_free(v);

@@ -62,6 +62,8 @@ void kvm_vpmu_exact_stats(X86CPU *cpu, bool *stepping, uint64_t *steps,
                           uint64_t *arms, uint64_t *ns);
 /* Why the LBR backend cannot record (host-state lost), or NULL. */
 const char *kvm_vpmu_lbr_lost_reason(X86CPU *cpu);
+/* Whether KVM's LBR records for the vCPU (the hardware LBR backend). */
+bool kvm_vpmu_lbr_hardware(X86CPU *cpu);
 /* The per-VM event filter; false when there is none. */
 bool kvm_vpmu_vm_filter(VPMUEventFilter *f);
 /* Replace it (NULL: none) for vCPUs created from now on. */
