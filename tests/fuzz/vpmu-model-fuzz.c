@@ -13,7 +13,21 @@
  * covers "reads back what was written" and "status changes only for a
  * reason" at once.
  *
- * Input: 6 configuration bytes, then operations (see fuzz_op()).
+ * LBR goes through the same entry points a vCPU uses: the inputs choose
+ * an LBR (none, legacy of each format and depth class, quirks included,
+ * or architectural 8..32 deep) and drive it with guest and host MSR
+ * accesses (DEBUGCTL, LBR_SELECT, TOS, the records, IA32_LBR_CTL/DEPTH,
+ * GLOBAL_STATUS/OVF_CTRL), branches (vpmu_lbr_branch()), PMIs after
+ * overflows, #DB, reclaim and loss, reset and migration.  The oracle
+ * keeps every LBR register and record as the SDM (vol. 3B "Last Branch
+ * Recording", vol. 4) and the rules in vpmu-lbr.c's comments make them,
+ * legacy records by MSR index and architectural ones youngest first,
+ * and predicts every read, #GP and freeze, and what a migration
+ * destination must accept: exactly the states a guest can reach.
+ * tests/fuzz/vpmu-lbr-fuzz.c covers the LBR file alone in more depth.
+ *
+ * Input: 8 configuration bytes (the PMU's six, then the LBR's two), then
+ * operations (see fuzz_op()).
  */
 
 #include "qemu/osdep.h"
@@ -25,7 +39,26 @@
 typedef enum Kind {
     K_NONE, K_PMC, K_APMC, K_EVTSEL, K_FIXED, K_FIXED_CTRL, K_STATUS,
     K_CTRL, K_OVF, K_STATUS_SET, K_INUSE, K_CAPS, K_DEBUGCTL,
+    /* LBR (the slot is the record's MSR index) */
+    K_LBR_SELECT, K_LBR_TOS, K_LBR_FROM, K_LBR_TO, K_LBR_INFO,
+    K_LBR_CTL, K_LBR_DEPTH, K_ARCH_FROM, K_ARCH_TO, K_ARCH_INFO,
 } Kind;
+
+#define NREC 32                 /* records in the largest LBR */
+
+/* SDM vol. 3B, DEBUGCTL and GLOBAL_STATUS bits of LBR */
+#define DBG_LBR         (1ULL << 0)
+#define DBG_BTF         (1ULL << 1)
+#define DBG_FRZ_LBR     (1ULL << 11)    /* FREEZE_LBRS_ON_PMI */
+#define DBG_FRZ_PMON    (1ULL << 12)    /* FREEZE_PERFMON_ON_PMI */
+#define ST_LBR_FRZ      (1ULL << 58)
+/* IA32_LBR_CTL: LBREn, OS, USR, CALL_STACK and the class enables 22:16 */
+#define CTL_LBREN       (1ULL << 0)
+#define CTL_VALID       (0xfULL | 0x7f0000ULL)
+
+typedef struct Rec {
+    uint64_t from, to, info;
+} Rec;
 
 /* Everything is static: nothing is allocated per input or per op. */
 static struct {
@@ -43,6 +76,24 @@ static struct {
     /* Host policy: reclaimed, and the event filter (if any). */
     bool reclaimed, filtering;
     VPMUEventFilter filter;
+    /*
+     * The LBR oracle.  The configuration's consequences come from the
+     * SDM's tables (lbr.md 1.1), not from the model: record MSR bases
+     * (info 0: no MSR_LBR_INFO) and the writable LBR_SELECT bits (0: no
+     * LBR_SELECT).  Then DEBUGCTL's model-owned bits, the LBR registers
+     * and records (legacy by MSR index, architectural youngest first),
+     * the statistics, and the host's LBR policy.
+     */
+    int lkind;
+    uint32_t lfrom, lto, linfo;
+    bool lsel_exists;
+    uint64_t lsel_bits;
+    uint64_t dbg;
+    uint64_t lsel, ltos, lctl, ldepth;
+    Rec lrec[NREC];
+    uint64_t lrecorded, lfiltered, lpopped;
+    bool lbr_reclaimed, lbr_lost;
+    VPMULbrState lbr_copy;      /* scratch: a copy to compare or load */
     /* The operation under way, for the failure report. */
     const char *op;
     uint32_t msr;
@@ -51,9 +102,36 @@ static struct {
     size_t len;
 } fz;
 
-/* MSRs to pick from: the model's ranges, and one past each end. */
-static uint32_t msrs[64], edges[16];
-static unsigned nmsrs, nedges;
+/*
+ * SDM vol. 4: every MSR an LBR register has on some CPU (the oracle's
+ * list, checked against the model's vpmu_msr_ranges at start).
+ */
+static const struct {
+    uint32_t base, n;
+} lbr_blocks[] = {
+    { 0x1c8, 2 }, { 0x40, 8 }, { 0x60, 8 }, { 0x680, 32 }, { 0x6c0, 32 },
+    { 0xdc0, 32 }, { 0x14ce, 2 }, { 0x1200, 32 }, { 0x1500, 32 },
+    { 0x1600, 32 },
+};
+
+/*
+ * MSRs to pick from: the model's PMU ranges, every LBR MSR, and one past
+ * each end of both.
+ */
+static uint32_t msrs[64], lbr_msrs[256], edges[48];
+static unsigned nmsrs, nlbr_msrs, nedges;
+
+static bool oracle_is_lbr(uint32_t msr)
+{
+    unsigned b;
+
+    for (b = 0; b < ARRAY_SIZE(lbr_blocks); b++) {
+        if (msr - lbr_blocks[b].base < lbr_blocks[b].n) {
+            return true;
+        }
+    }
+    return false;
+}
 
 static void __attribute__((format(printf, 1, 2), noreturn))
 fail(const char *fmt, ...)
@@ -65,11 +143,16 @@ fail(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n  config: v%d, %d GP x %d bits, %d fixed x %d bits, "
-            "PERF_CAPABILITIES 0x%" PRIx64 "%s\n  op: %s msr 0x%" PRIx32
+            "PERF_CAPABILITIES 0x%" PRIx64 "%s\n  LBR: kind %d, format "
+            "%d, depth %d, quirks 0x%x; DEBUGCTL 0x%" PRIx64 ", LBR_CTL 0x%"
+            PRIx64 ", depth %" PRIu64 "%s%s\n  op: %s msr 0x%" PRIx32
             " val 0x%" PRIx64 "\n", fz.cfg.version, fz.cfg.nr_gp,
             fz.cfg.gp_width, fz.cfg.nr_fixed, fz.cfg.fixed_width,
             fz.cfg.perf_capabilities, fz.refuse ? ", host refuses" : "",
-            fz.op, fz.msr, fz.val);
+            fz.cfg.lbr.kind, fz.cfg.lbr.format, fz.cfg.lbr.depth,
+            fz.cfg.lbr.quirks, fz.dbg, fz.lctl, fz.ldepth,
+            fz.lbr_reclaimed ? ", reclaimed" : "",
+            fz.lbr_lost ? ", lost" : "", fz.op, fz.msr, fz.val);
     abort();
 }
 
@@ -186,6 +269,369 @@ static uint64_t counter_bits(void)
            ((1ULL << fz.cfg.nr_fixed) - 1) << 32;
 }
 
+/*
+ * The LBR oracle.  Per branch class: the LBR_SELECT bit that suppresses
+ * it, the IA32_LBR_CTL bit that enables it and its BR_TYPE (SDM tables
+ * "MSR_LBR_SELECT", "IA32_LBR_CTL", IA32_LBR_x_INFO; Linux's LBR_*_BIT
+ * and ARCH_LBR_*_BIT).
+ */
+static const struct {
+    int sel_bit, ctl_bit, br_type;
+} cls_rules[] = {
+    [VPMU_BRANCH_JCC] = { 2, 16, 0 },
+    [VPMU_BRANCH_JMP_REL] = { 7, 17, 2 },
+    [VPMU_BRANCH_JMP_IND] = { 6, 18, 1 },
+    [VPMU_BRANCH_CALL_REL] = { 3, 19, 4 },
+    [VPMU_BRANCH_CALL_IND] = { 4, 20, 3 },
+    [VPMU_BRANCH_RET] = { 5, 21, 5 },
+    [VPMU_BRANCH_FAR] = { 8, 22, 8 },
+};
+
+static bool lbr_legacy(void)
+{
+    return fz.lkind == VPMU_LBR_LEGACY;
+}
+
+static bool lbr_arch(void)
+{
+    return fz.lkind == VPMU_LBR_ARCH;
+}
+
+/*
+ * The guest asks to record: DEBUGCTL.LBR (legacy), IA32_LBR_CTL.LBREn
+ * (architectural, where DEBUGCTL.LBR discards writes and reads 0).
+ */
+static bool oracle_lbr_enabled(void)
+{
+    return lbr_legacy() ? fz.dbg & DBG_LBR :
+           lbr_arch() ? fz.lctl & CTL_LBREN : false;
+}
+
+/* SDM: GLOBAL_STATUS.LBR_FRZ (version 4) freezes the records. */
+static bool oracle_lbr_frozen(void)
+{
+    return fz.lkind != VPMU_LBR_NONE && (fz.status & ST_LBR_FRZ);
+}
+
+/* Records are written only now: on, not frozen, the host's to use. */
+static bool oracle_lbr_recording(void)
+{
+    return oracle_lbr_enabled() && !oracle_lbr_frozen() &&
+           !fz.lbr_reclaimed && !fz.lbr_lost;
+}
+
+/* SDM power-up/INIT: every LBR register and record 0, the full depth. */
+static void oracle_lbr_reset(void)
+{
+    fz.dbg = 0;
+    fz.lsel = fz.ltos = fz.lctl = 0;
+    fz.ldepth = fz.lkind == VPMU_LBR_NONE ? 0 : fz.cfg.lbr.depth;
+    memset(fz.lrec, 0, sizeof(fz.lrec));
+}
+
+/*
+ * What the configuration means (lbr.md 1.1, from Linux's
+ * intel_pmu_lbr_init_*()): Core 2 and the 8-deep Atoms have their records
+ * at 0x40/0x60, KNL (8 deep, quirk) and the 16- and 32-deep classes at
+ * 0x680/0x6c0; formats 5 and 7 add MSR_LBR_INFO; Core 2 and Bonnell
+ * (quirk) have no LBR_SELECT; EN_CALLSTACK came with Haswell (16 deep
+ * without the pre-Haswell quirk) and is in every 32-deep part.
+ */
+static void oracle_lbr_init(void)
+{
+    int d = fz.cfg.lbr.depth, q = fz.cfg.lbr.quirks, f = fz.cfg.lbr.format;
+
+    fz.lkind = fz.cfg.lbr.kind;
+    fz.lfrom = fz.lto = fz.linfo = 0;
+    fz.lsel_exists = false;
+    fz.lsel_bits = 0;
+    if (lbr_legacy()) {
+        bool core = d == 4 || (d == 8 && q != VPMU_LBR_QUIRK_NHM_MSRS);
+        bool cs = (d == 16 && q != VPMU_LBR_QUIRK_NO_CALLSTACK) || d == 32;
+
+        fz.lfrom = core ? 0x40 : 0x680;
+        fz.lto = core ? 0x60 : 0x6c0;
+        fz.linfo = f == 5 || f == 7 ? 0xdc0 : 0;
+        fz.lsel_exists = d != 4 && q != VPMU_LBR_QUIRK_NO_SELECT;
+        fz.lsel_bits = !fz.lsel_exists ? 0 : cs ? 0x3ff : 0x1ff;
+    }
+    oracle_lbr_reset();
+}
+
+/* What an LBR MSR is in this configuration; K_NONE where it #GPs. */
+static Kind lbr_classify(uint32_t msr, unsigned *idx)
+{
+    uint32_t d = fz.cfg.lbr.depth;
+
+    *idx = 0;
+    if (lbr_legacy()) {
+        /* Records at or beyond the depth #GP (kvm-unit-tests probes so) */
+        if (msr == 0x1c8) {
+            return fz.lsel_exists ? K_LBR_SELECT : K_NONE;
+        } else if (msr == 0x1c9) {
+            return K_LBR_TOS;
+        } else if (msr - fz.lfrom < d) {
+            *idx = msr - fz.lfrom;
+            return K_LBR_FROM;
+        } else if (msr - fz.lto < d) {
+            *idx = msr - fz.lto;
+            return K_LBR_TO;
+        } else if (fz.linfo && msr - fz.linfo < d) {
+            *idx = msr - fz.linfo;
+            return K_LBR_INFO;
+        }
+    } else if (lbr_arch()) {
+        /*
+         * Every IA32_LBR_x_* of the largest part (32) exists; those at or
+         * beyond IA32_LBR_DEPTH read 0 and drop writes (vpmu-lbr.c [P]).
+         */
+        if (msr == 0x14ce) {
+            return K_LBR_CTL;
+        } else if (msr == 0x14cf) {
+            return K_LBR_DEPTH;
+        } else if (msr - 0x1500 < NREC) {
+            *idx = msr - 0x1500;
+            return K_ARCH_FROM;
+        } else if (msr - 0x1600 < NREC) {
+            *idx = msr - 0x1600;
+            return K_ARCH_TO;
+        } else if (msr - 0x1200 < NREC) {
+            *idx = msr - 0x1200;
+            return K_ARCH_INFO;
+        }
+    }
+    return K_NONE;
+}
+
+static bool is_lbr_kind(Kind k)
+{
+    return k >= K_LBR_SELECT;
+}
+
+/* What RDMSR of a present LBR MSR gives. */
+static uint64_t oracle_lbr_read(Kind k, unsigned i)
+{
+    switch (k) {
+    case K_LBR_SELECT:
+        return fz.lsel;
+    case K_LBR_TOS:
+        return fz.ltos;
+    case K_LBR_FROM:
+        return fz.lrec[i].from;
+    case K_LBR_TO:
+        return fz.lrec[i].to;
+    case K_LBR_INFO:
+        return fz.lrec[i].info;
+    case K_LBR_CTL:
+        return fz.lctl;
+    case K_LBR_DEPTH:
+        return fz.ldepth;
+    case K_ARCH_FROM:
+        return i < fz.ldepth ? fz.lrec[i].from : 0;
+    case K_ARCH_TO:
+        return i < fz.ldepth ? fz.lrec[i].to : 0;
+    case K_ARCH_INFO:
+        return i < fz.ldepth ? fz.lrec[i].info : 0;
+    default:
+        return 0;
+    }
+}
+
+/* SDM: IA32_LBR_DEPTH takes the depths CPUID.1CH:EAX lists, 8..max. */
+static bool oracle_lbr_depth_ok(uint64_t v)
+{
+    return v >= 8 && v <= (uint64_t)fz.cfg.lbr.depth && !(v % 8);
+}
+
+/* A WRMSR that succeeded: what the guest reads back. */
+static void oracle_lbr_write(Kind k, unsigned i, uint64_t val)
+{
+    switch (k) {
+    case K_LBR_SELECT:
+        fz.lsel = val;
+        break;
+    case K_LBR_TOS:
+        /* The bits that index a record (vpmu-lbr.c [P]) */
+        fz.ltos = val % (uint64_t)fz.cfg.lbr.depth;
+        break;
+    case K_LBR_FROM:
+        fz.lrec[i].from = val;
+        break;
+    case K_LBR_TO:
+        fz.lrec[i].to = val;
+        break;
+    case K_LBR_INFO:
+        fz.lrec[i].info = val;
+        break;
+    case K_LBR_CTL:
+        fz.lctl = val;
+        break;
+    case K_LBR_DEPTH:
+        /* SDM: any write of IA32_LBR_DEPTH clears every record. */
+        fz.ldepth = val;
+        memset(fz.lrec, 0, sizeof(fz.lrec));
+        break;
+    case K_ARCH_FROM:
+    case K_ARCH_TO:
+    case K_ARCH_INFO:
+        if (i < fz.ldepth) {
+            uint64_t *f = k == K_ARCH_FROM ? &fz.lrec[i].from :
+                          k == K_ARCH_TO ? &fz.lrec[i].to : &fz.lrec[i].info;
+
+            *f = val;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* What the legacy MSRs read for a branch, by format (SDM vol. 4). */
+static void oracle_encode(uint64_t from, uint64_t to, Rec *r)
+{
+    switch (fz.cfg.lbr.format) {
+    case 3:                 /* FROM: MISPRED in 63 */
+        from &= 0x7fffffffffffffffULL;
+        break;
+    case 4:                 /* FROM: MISPRED, IN_TX, ABORT in 63:61 */
+        from &= 0x1fffffffffffffffULL;
+        break;
+    case 6:                 /* FROM: MISPRED; TO: cycles in 63:48 */
+        from &= 0x7fffffffffffffffULL;
+        to &= 0x0000ffffffffffffULL;
+        break;
+    }
+    r->from = from;
+    r->to = to;
+    r->info = 0;
+}
+
+/*
+ * A branch while recording: the filters (CPL after the branch), then
+ * call-stack mode (a near RET pops the youngest), then the record: TOS
+ * "incremented by 1, modulo N, before recording" (legacy), entry 0 the
+ * youngest (architectural).  Software has no predictor or cycle count.
+ */
+static void oracle_lbr_record(uint64_t from, uint64_t to, unsigned cls,
+                              unsigned cpl)
+{
+    uint64_t d = fz.ldepth;
+    bool cs;
+
+    if (fz.lkind == VPMU_LBR_NONE || cls == VPMU_BRANCH_NONE ||
+        cls > VPMU_BRANCH_FAR) {
+        return;
+    }
+    if (lbr_legacy()) {
+        if ((fz.lsel >> cls_rules[cls].sel_bit) & 1 ||
+            (fz.lsel >> (cpl == 0 ? 0 : 1)) & 1) {
+            fz.lfiltered++;
+            return;
+        }
+        cs = (fz.lsel >> 9) & 1;
+        if (cs && cls == VPMU_BRANCH_RET) {
+            memset(&fz.lrec[fz.ltos], 0, sizeof(Rec));
+            fz.ltos = (fz.ltos + d - 1) % d;
+            fz.lpopped++;
+            return;
+        }
+        fz.ltos = (fz.ltos + 1) % d;
+        oracle_encode(from, to, &fz.lrec[fz.ltos]);
+    } else {
+        if (!((fz.lctl >> cls_rules[cls].ctl_bit) & 1) ||
+            !((fz.lctl >> (cpl == 0 ? 1 : 2)) & 1)) {
+            fz.lfiltered++;
+            return;
+        }
+        cs = (fz.lctl >> 3) & 1;
+        if (cs && cls == VPMU_BRANCH_RET) {
+            memmove(&fz.lrec[0], &fz.lrec[1], (d - 1) * sizeof(Rec));
+            memset(&fz.lrec[d - 1], 0, sizeof(Rec));
+            fz.lpopped++;
+            return;
+        }
+        memmove(&fz.lrec[1], &fz.lrec[0], (d - 1) * sizeof(Rec));
+        fz.lrec[0].from = from;
+        fz.lrec[0].to = to;
+        fz.lrec[0].info = (uint64_t)cls_rules[cls].br_type << 56;
+    }
+    fz.lrecorded++;
+}
+
+/* Legacy: records with FROM != 0; arch: those before the first 0. */
+static unsigned oracle_lbr_used(void)
+{
+    unsigned i, n = 0;
+
+    if (lbr_legacy()) {
+        for (i = 0; i < fz.ldepth; i++) {
+            n += fz.lrec[i].from != 0;
+        }
+    } else if (lbr_arch()) {
+        while (n < fz.ldepth && fz.lrec[n].from) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/*
+ * Whether a guest can bring its LBR to @l (serialized fields only): the
+ * set a migration destination must accept, no more, no less.  Every
+ * register within its writable bits (TOS and the architectural top below
+ * the depth, a supported IA32_LBR_DEPTH, legacy's fixed), the registers
+ * of other LBR kinds 0, and no record where the guest has no MSR for it
+ * (beyond the depth, INFO without MSR_LBR_INFO).  Architectural slots
+ * are the model's ring, which puts entries in slots below the depth.
+ */
+static bool oracle_lbr_reachable(const VPMULbrState *l)
+{
+    uint64_t depth = lbr_arch() ? l->depth : fz.ldepth;
+    unsigned i;
+
+    if (lbr_arch()) {
+        if (l->select || l->tos || (l->ctl & ~CTL_VALID) ||
+            !oracle_lbr_depth_ok(l->depth) || l->top >= l->depth) {
+            return false;
+        }
+    } else {
+        /* legacy, and none, whose every field is 0 (fz.ldepth is 0) */
+        if ((l->select & ~fz.lsel_bits) || l->ctl || l->top ||
+            l->depth != fz.ldepth || (l->tos && l->tos >= fz.ldepth)) {
+            return false;
+        }
+    }
+    for (i = 0; i < NREC; i++) {
+        const VPMULbrRecord *r = &l->rec[i];
+
+        if (i >= depth && (r->from || r->to || r->info)) {
+            return false;
+        }
+        if (r->info && !lbr_arch() && !fz.linfo) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The serialized LBR fields, as cpu/vpmu/lbr carries them. */
+static void lbr_copy_serialized(VPMULbrState *dst, const VPMULbrState *src)
+{
+    dst->select = src->select;
+    dst->tos = src->tos;
+    dst->ctl = src->ctl;
+    dst->depth = src->depth;
+    dst->top = src->top;
+    memcpy(dst->rec, src->rec, sizeof(dst->rec));
+}
+
+static bool lbr_serialized_equal(const VPMULbrState *a, const VPMULbrState *b)
+{
+    return a->select == b->select && a->tos == b->tos && a->ctl == b->ctl &&
+           a->depth == b->depth && a->top == b->top &&
+           !memcmp(a->rec, b->rec, sizeof(a->rec));
+}
+
 /* What @msr is in this configuration; K_NONE where RDMSR must #GP. */
 static Kind classify(uint32_t msr, unsigned *slot)
 {
@@ -193,6 +639,9 @@ static Kind classify(uint32_t msr, unsigned *slot)
     bool fw = fz.cfg.perf_capabilities & VPMU_PERF_CAP_FW_WRITE;
     uint32_t gp = fz.cfg.nr_gp;
 
+    if (oracle_is_lbr(msr)) {
+        return lbr_classify(msr, slot);
+    }
     if (msr - 0xc1 < gp) {
         *slot = msr - 0xc1;
         return K_PMC;
@@ -264,9 +713,33 @@ static uint64_t valid_bits(Kind k, unsigned slot)
         return 0xffffULL & ~0x38ULL;    /* vol. 4: 63:16, 5:3 reserved */
     case K_CAPS:
         return fz.cfg.perf_capabilities;
+    case K_LBR_SELECT:
+        return fz.lsel_bits;
+    case K_LBR_CTL:
+        return CTL_VALID;
+    case K_LBR_DEPTH:
+        return fz.cfg.lbr.depth;        /* the largest; see write_ok() */
+    case K_LBR_TOS:                     /* written modulo the depth */
+    case K_LBR_FROM:                    /* stored as written */
+    case K_LBR_TO:
+    case K_LBR_INFO:
+    case K_ARCH_FROM:
+    case K_ARCH_TO:
+    case K_ARCH_INFO:
+        return ~0ULL;
     default:
         return 0;
     }
+}
+
+/*
+ * The DEBUGCTL bits the model keeps (the rest are KVM's): the PMU's
+ * freeze bits, and DEBUGCTL.LBR with legacy LBR.  BTF is dropped (not
+ * implemented, as under KVM); architectural LBR discards DEBUGCTL.LBR.
+ */
+static uint64_t dbg_kept(void)
+{
+    return DBG_FRZ_LBR | DBG_FRZ_PMON | (lbr_legacy() ? DBG_LBR : 0);
 }
 
 static bool write_ok(Kind k, unsigned slot, uint64_t val, bool host)
@@ -277,6 +750,9 @@ static bool write_ok(Kind k, unsigned slot, uint64_t val, bool host)
     }
     if (k == K_CAPS) {
         return host && val == fz.cfg.perf_capabilities;
+    }
+    if (k == K_LBR_DEPTH) {
+        return oracle_lbr_depth_ok(val);
     }
     return !(val & ~valid_bits(k, slot));
 }
@@ -386,83 +862,141 @@ static bool tick(unsigned slot, uint64_t n)
 }
 
 /* The serialized registers (see VPMUState), to compare around a #GP. */
-static void snap(uint64_t *r)
+typedef struct Snap {
+    uint64_t r[5 + 2 * NSLOTS];
+    VPMULbrState lbr;
+} Snap;
+
+static void snap(Snap *sn)
 {
     unsigned i;
 
-    r[0] = fz.s.global_ctrl;
-    r[1] = fz.s.global_status;
-    r[2] = fz.s.fixed_ctr_ctrl;
-    r[3] = fz.s.debugctl;
-    r[4] = fz.s.pmi_pending;
+    memset(sn, 0, sizeof(*sn));
+    sn->r[0] = fz.s.global_ctrl;
+    sn->r[1] = fz.s.global_status;
+    sn->r[2] = fz.s.fixed_ctr_ctrl;
+    sn->r[3] = fz.s.debugctl;
+    sn->r[4] = fz.s.pmi_pending;
     for (i = 0; i < NSLOTS; i++) {
-        r[5 + 2 * i] = fz.s.counters[i].value;
-        r[6 + 2 * i] = fz.s.counters[i].eventsel;
+        sn->r[5 + 2 * i] = fz.s.counters[i].value;
+        sn->r[6 + 2 * i] = fz.s.counters[i].eventsel;
     }
+    lbr_copy_serialized(&sn->lbr, &fz.s.lbr);
 }
+
+/* The MSRs that steer LBR, picked often. */
+static const uint32_t lbr_controls[] = {
+    0x1d9, 0x1c8, 0x1c9, 0x14ce, 0x14cf, 0x38e, 0x390, 0x391,
+};
 
 static uint32_t pick_msr(void)
 {
-    unsigned b = take(1);
+    unsigned b = take(1), i;
 
-    return b < 224 ? msrs[b % nmsrs] :
-           b < 240 ? edges[b % nedges] : (uint32_t)take(4);
+    if (b < 112) {
+        return msrs[b % nmsrs];
+    } else if (b < 160) {
+        return lbr_msrs[take(1) % nlbr_msrs];
+    } else if (b < 192) {
+        /* a record of this configuration, or the first one beyond */
+        i = take(1);
+        if (lbr_arch()) {
+            return (i & 0x80 ? 0x1500 : i & 0x40 ? 0x1600 : 0x1200) +
+                   i % (NREC + 1);
+        }
+        return (i & 0x80 || !fz.linfo ? (i & 0x40 ? fz.lfrom : fz.lto) :
+                fz.linfo) + i % (fz.cfg.lbr.depth + 1);
+    } else if (b < 224) {
+        return lbr_controls[b % ARRAY_SIZE(lbr_controls)];
+    }
+    return b < 240 ? edges[b % nedges] : (uint32_t)take(4);
 }
 
-/* Values at the edges: 0, ~0, one bit, valid bits +- one, near a wrap. */
+/* An address: raw, canonical (48-bit), small, or kernel-like. */
+static uint64_t pick_addr(void)
+{
+    uint8_t b = take(1);
+    uint64_t v;
+
+    switch (b & 3) {
+    case 0:
+        return take(8);
+    case 1:
+        v = take(6);
+        return (uint64_t)((int64_t)(v << 16) >> 16);
+    case 2:
+        return take(2);
+    default:
+        return 0xffffffff81000000ULL + (b >> 2);
+    }
+}
+
+/* A reserved bit next to a valid one, where an off-by-one mask errs. */
+static uint64_t edge_bit(uint64_t valid, unsigned pick)
+{
+    uint64_t edges = ~valid & (valid << 1 | valid >> 1);
+    unsigned n = __builtin_popcountll(edges);
+
+    if (!n) {
+        return 1ULL << (pick & 63);
+    }
+    for (pick %= n; pick; pick--) {
+        edges &= edges - 1;
+    }
+    return edges & -edges;
+}
+
+/*
+ * Values at the edges: 0, ~0, one bit, valid bits +- one, a reserved bit
+ * next to the valid ones, near a wrap.
+ */
 static uint64_t pick_value(Kind k, unsigned slot)
 {
     uint64_t valid = valid_bits(k, slot);
+    unsigned b = take(1);
 
-    switch (take(1) % 8) {
+    /* Depths, supported and not; addresses for the records. */
+    if (k == K_LBR_DEPTH && (b & 8)) {
+        return 8 * (take(1) % 6) + (b & 0x10 ? (b >> 5) % 3 : 1) - 1;
+    }
+    if (k >= K_LBR_FROM && k != K_LBR_CTL && k != K_LBR_DEPTH && (b & 8)) {
+        return pick_addr();
+    }
+    switch (b % 8) {
     case 0:  return 0;
     case 1:  return ~0ULL;
     case 2:  return 1ULL << (take(1) & 63);
     case 3:  return take(8);
     case 4:  return take(8) & valid;
-    case 5:  return (take(8) & valid) | 1ULL << (take(1) & 63);
+    case 5:  return (take(8) & valid) | (b & 0x40 ? edge_bit(valid, take(1))
+                                           : 1ULL << (take(1) & 63));
     case 6:  return take(2);
     default: return valid - (take(1) & 3);
     }
 }
 
-static void do_access(bool write, bool host)
+/* WRMSR @msr <- @val: #GP exactly where the SDM says, else as predicted. */
+static void do_write(uint32_t msr, uint64_t val, bool host)
 {
-    uint64_t before[5 + 2 * NSLOTS], after[5 + 2 * NSLOTS], val = 0;
+    Snap before, after;
     unsigned slot;
-    Kind k;
+    Kind k = classify(msr, &slot);
     bool ok, want;
 
-    fz.op = write ? (host ? "host WRMSR" : "guest WRMSR")
-                  : (host ? "host RDMSR" : "guest RDMSR");
-    fz.msr = pick_msr();
-    k = classify(fz.msr, &slot);
-    if (!write) {
-        ok = vpmu_msr_read(&fz.s, fz.msr, &val, host);
-        if (ok != (k != K_NONE)) {
-            fail("RDMSR %s; the SDM says otherwise", ok ? "succeeded" : "#GP");
-        }
-        /* Only the counters here; check_all() does the rest. */
-        if ((k == K_PMC || k == K_APMC || k == K_FIXED) &&
-            val != fz.value[slot]) {
-            fail("counter read 0x%" PRIx64 ", expected 0x%" PRIx64, val,
-                 fz.value[slot]);
-        }
-        return;
-    }
-
-    fz.val = val = pick_value(k, slot);
+    fz.op = host ? "host WRMSR" : "guest WRMSR";
+    fz.msr = msr;
+    fz.val = val;
     want = write_ok(k, slot, val, host);
-    snap(before);
-    ok = vpmu_msr_write(&fz.s, fz.msr, val, host);
+    snap(&before);
+    ok = vpmu_msr_write(&fz.s, msr, val, host);
     if (ok != want) {
         fail("WRMSR %s; the SDM says %s (bits outside 0x%" PRIx64 ")",
              ok ? "succeeded" : "#GP", want ? "success" : "#GP",
              valid_bits(k, slot));
     }
     if (!ok) {
-        snap(after);
-        if (memcmp(before, after, sizeof(before))) {
+        snap(&after);
+        if (memcmp(&before, &after, sizeof(before))) {
             fail("a refused WRMSR changed the serialized registers");
         }
         return;
@@ -486,8 +1020,128 @@ static void do_access(bool write, bool host)
     case K_STATUS_SET:
         fz.status |= val;
         break;
-    default:
+    case K_DEBUGCTL:
+        fz.dbg = val & dbg_kept();
         break;
+    default:
+        if (is_lbr_kind(k)) {
+            oracle_lbr_write(k, slot, val);
+        }
+        break;
+    }
+}
+
+static void do_access(bool write, bool host)
+{
+    uint64_t val = 0;
+    uint32_t msr;
+    unsigned slot;
+    Kind k;
+    bool ok;
+
+    fz.op = host ? "host RDMSR" : "guest RDMSR";
+    fz.msr = msr = pick_msr();
+    k = classify(msr, &slot);
+    if (write) {
+        do_write(msr, pick_value(k, slot), host);
+        return;
+    }
+    ok = vpmu_msr_read(&fz.s, msr, &val, host);
+    if (ok != (k != K_NONE)) {
+        fail("RDMSR %s; the SDM says otherwise", ok ? "succeeded" : "#GP");
+    }
+    if (!ok && val) {
+        fail("RDMSR #GP but gave 0x%" PRIx64, val);
+    }
+    /* Only the counters and LBR here; check_all() does the rest. */
+    if ((k == K_PMC || k == K_APMC || k == K_FIXED) &&
+        val != fz.value[slot]) {
+        fail("counter read 0x%" PRIx64 ", expected 0x%" PRIx64, val,
+             fz.value[slot]);
+    }
+    if (is_lbr_kind(k) && val != oracle_lbr_read(k, slot)) {
+        fail("LBR read 0x%" PRIx64 ", expected 0x%" PRIx64, val,
+             oracle_lbr_read(k, slot));
+    }
+}
+
+/*
+ * After every operation, LBR: DEBUGCTL, every LBR MSR (present ones as
+ * predicted, absent ones #GP), the state queries, the statistics, and
+ * the invariants a guest relies on.  With no LBR, all of them only now
+ * and then: they do not change.
+ */
+static void check_lbr(void)
+{
+    uint64_t owned = DBG_FRZ_LBR | DBG_FRZ_PMON |
+                     (fz.lkind != VPMU_LBR_NONE ? DBG_LBR | DBG_BTF : 0);
+    const VPMULbrState *l = &fz.s.lbr;
+    Error *err = NULL;
+    unsigned i, slot;
+    uint64_t v;
+
+    if (hrd(0x1d9) != fz.dbg) {
+        fail("DEBUGCTL 0x%" PRIx64 ", expected 0x%" PRIx64, hrd(0x1d9),
+             fz.dbg);
+    }
+    if (vpmu_debugctl_owned(&fz.s) != owned) {
+        fail("the model owns DEBUGCTL bits 0x%" PRIx64 ", expected 0x%"
+             PRIx64, vpmu_debugctl_owned(&fz.s), owned);
+    }
+    if (vpmu_lbr_enabled(&fz.s) != oracle_lbr_enabled() ||
+        vpmu_lbr_frozen(&fz.s) != oracle_lbr_frozen() ||
+        vpmu_lbr_recording(&fz.s) != oracle_lbr_recording()) {
+        fail("LBR enabled/frozen/recording %d/%d/%d, expected %d/%d/%d",
+             vpmu_lbr_enabled(&fz.s), vpmu_lbr_frozen(&fz.s),
+             vpmu_lbr_recording(&fz.s), oracle_lbr_enabled(),
+             oracle_lbr_frozen(), oracle_lbr_recording());
+    }
+    if (fz.lkind == VPMU_LBR_NONE && fz.len % 16) {
+        return;
+    }
+    for (i = 0; i < nlbr_msrs; i++) {
+        Kind k = classify(lbr_msrs[i], &slot);
+        bool ok;
+
+        v = 0x5a5a;
+        ok = vpmu_msr_read(&fz.s, lbr_msrs[i], &v, true);
+        if (ok != (k != K_NONE) || (!ok && v) ||
+            (ok && v != oracle_lbr_read(k, slot))) {
+            fail("LBR MSR 0x%" PRIx32 ": %s 0x%" PRIx64 ", expected %s "
+                 "0x%" PRIx64, lbr_msrs[i], ok ? "reads" : "#GP", v,
+                 k != K_NONE ? "reads" : "#GP", oracle_lbr_read(k, slot));
+        }
+    }
+    if (l->stats.recorded != fz.lrecorded ||
+        l->stats.filtered != fz.lfiltered || l->stats.popped != fz.lpopped) {
+        fail("LBR recorded/filtered/popped %" PRIu64 "/%" PRIu64 "/%" PRIu64
+             ", expected %" PRIu64 "/%" PRIu64 "/%" PRIu64,
+             l->stats.recorded, l->stats.filtered, l->stats.popped,
+             fz.lrecorded, fz.lfiltered, fz.lpopped);
+    }
+    /* Spelled out, though the reads above imply them: */
+    if (lbr_legacy() && l->tos >= (uint64_t)fz.cfg.lbr.depth) {
+        fail("TOS %" PRIu64 " is not below the depth", l->tos);
+    }
+    if (lbr_arch() && (l->top >= l->depth || !oracle_lbr_depth_ok(l->depth))) {
+        fail("top %" PRIu32 " of IA32_LBR_DEPTH %" PRIu64, l->top, l->depth);
+    }
+    for (i = fz.ldepth; lbr_arch() && i < NREC; i++) {
+        if (hrd(0x1500 + i) || hrd(0x1600 + i) || hrd(0x1200 + i)) {
+            fail("entry %u beyond IA32_LBR_DEPTH %" PRIu64 " reads non-0", i,
+                 fz.ldepth);
+        }
+    }
+    if (vpmu_lbr_records_used(l) > fz.ldepth ||
+        vpmu_lbr_records_used(l) != oracle_lbr_used()) {
+        fail("records_used %u, expected %u (depth %" PRIu64 ")",
+             vpmu_lbr_records_used(l), oracle_lbr_used(), fz.ldepth);
+    }
+    /* Whatever a guest can reach, a migration destination takes. */
+    fz.lbr_copy = *l;
+    if (!vpmu_lbr_check_loaded(&fz.lbr_copy, &err)) {
+        fail("a state the guest reached does not load: %s",
+             error_get_pretty(err));
     }
 }
 
@@ -536,15 +1190,20 @@ static void check_all(void)
                  slot, fz.event[slot]);
         }
     }
+    check_lbr();
 }
 
 /*
  * Migration: a saved state loads back into the same configuration and
  * the guest sees nothing change (the oracle stays as it is; check_all()
- * compares).  With @corrupt, one field of the saved state is overwritten
- * and loaded into another vPMU instead: refused, or taken exactly, so
- * that saving it again gives the same state (DEBUGCTL keeps only the
- * PMU's bits).  A refused load leaves its vPMU in the reset state.
+ * compares).  The LBR travels as vpmu-vmstate.c carries it: cpu/vpmu
+ * (vpmu_load_state(), which resets the LBR with the rest), then the
+ * cpu/vpmu/lbr subsection's serialized fields, checked with
+ * vpmu_lbr_check_loaded().  With @corrupt, one field of the saved state
+ * is overwritten and loaded into another vPMU instead: refused, or taken
+ * exactly, so that saving it again gives the same state (DEBUGCTL keeps
+ * only the model's bits).  A refused load leaves its vPMU in the reset
+ * state.
  */
 static void fuzz_save_load(bool corrupt)
 {
@@ -556,9 +1215,23 @@ static void fuzz_save_load(bool corrupt)
     fz.op = corrupt ? "load a corrupted state" : "save and load";
     vpmu_save_state(&fz.s, &st);
     if (!corrupt) {
+        fz.lbr_copy = fz.s.lbr;
         if (!vpmu_load_state(&fz.s, &st, &err)) {
             fail("a saved state does not load back: %s",
                  error_get_pretty(err));
+        }
+        if (fz.s.lbr.select || fz.s.lbr.tos || fz.s.lbr.ctl ||
+            fz.s.lbr.top || vpmu_lbr_records_used(&fz.s.lbr) ||
+            fz.s.lbr.depth != (fz.lkind == VPMU_LBR_NONE ? 0 :
+                               (uint64_t)fz.cfg.lbr.depth)) {
+            fail("vpmu_load_state() left LBR registers behind");
+        }
+        if (fz.lkind != VPMU_LBR_NONE) {
+            lbr_copy_serialized(&fz.s.lbr, &fz.lbr_copy);
+            if (!vpmu_lbr_check_loaded(&fz.s.lbr, &err)) {
+                fail("a saved LBR does not load back: %s",
+                     error_get_pretty(err));
+            }
         }
         return;
     }
@@ -584,11 +1257,47 @@ static void fuzz_save_load(bool corrupt)
         return;
     }
     vpmu_save_state(&fz.loaded, &again);
-    st.debugctl &= VPMU_DEBUGCTL_PMU_BITS;
+    st.debugctl &= dbg_kept();
     if (memcmp(&st, &again, sizeof(st))) {
         fail("a loaded state saves differently (field %u)", i);
     }
     vpmu_release_all(&fz.loaded);
+}
+
+/*
+ * The PMI that an overflow asked for is delivered.  SDM "Freezing ... on
+ * PMI": the counters freeze legacy (GLOBAL_CTRL cleared) or streamlined
+ * (version 4: CTR_FRZ); the LBR too with FREEZE_LBRS_ON_PMI, by clearing
+ * DEBUGCTL.LBR (versions 2 and 3) or setting LBR_FRZ (4 and later, where
+ * DEBUGCTL stays as it was).
+ */
+static void deliver_pmi(void)
+{
+    uint64_t dbg, ctrl;
+
+    fz.op = "pmi delivered";
+    dbg = hrd(0x1d9);
+    ctrl = hrd(0x38f);
+    vpmu_pmi_delivered(&fz.s);
+    fz.pmi = false;
+    if (dbg & VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI) {
+        if (fz.cfg.version >= 4) {
+            fz.status |= VPMU_GLOBAL_CTR_FRZ;
+        } else {
+            ctrl = 0;
+        }
+    }
+    if (dbg & DBG_FRZ_LBR) {
+        if (fz.cfg.version >= 4) {
+            fz.status |= ST_LBR_FRZ;
+        } else {
+            fz.dbg &= ~DBG_LBR;
+        }
+    }
+    if (hrd(0x38f) != ctrl) {
+        fail("GLOBAL_CTRL 0x%" PRIx64 " after the PMI, expected 0x%"
+             PRIx64, hrd(0x38f), ctrl);
+    }
 }
 
 /*
@@ -638,10 +1347,299 @@ static void fuzz_policy(unsigned which)
     }
 }
 
+/*
+ * One branch, interrupt or exception through the model, as a backend
+ * reports it.  While LBR does not record (off, frozen, reclaimed, lost)
+ * nothing of the LBR may change, not even its statistics.
+ */
+static void lbr_branch(uint64_t from, uint64_t to, unsigned cls,
+                       unsigned cpl)
+{
+    bool recording = oracle_lbr_recording();
+    VPMULbrStats stats = fz.s.lbr.stats;
+
+    fz.msr = cls;
+    fz.val = from;
+    lbr_copy_serialized(&fz.lbr_copy, &fz.s.lbr);
+    vpmu_lbr_branch(&fz.s, from, to, cls, cpl);
+    if (recording) {
+        oracle_lbr_record(from, to, cls, cpl);
+    } else if (!lbr_serialized_equal(&fz.lbr_copy, &fz.s.lbr) ||
+               memcmp(&stats, &fz.s.lbr.stats, sizeof(stats))) {
+        fail("a branch (class %u, cpl %u) changed the LBR while it does "
+             "not record", cls, cpl);
+    }
+}
+
+/* A random branch: any class (none and one past the last too), any CPL. */
+static void fuzz_branch(void)
+{
+    unsigned cls = take(1) % (VPMU_BRANCH_FAR + 2), cpl = take(1);
+    uint64_t from = pick_addr();
+
+    fz.op = "branch";
+    lbr_branch(from, pick_addr(), cls, cpl & 0x80 ? cpl : cpl & 3);
+}
+
+/* Up to 40 branches, of one class or each its own: TOS wraps. */
+static void fuzz_burst(void)
+{
+    unsigned n = 1 + take(1) % 40, mode = take(1), i;
+    unsigned cls = mode % (VPMU_BRANCH_FAR + 1), cpl = (mode >> 4) & 3;
+    uint64_t from = pick_addr();
+
+    fz.op = "branch burst";
+    for (i = 0; i < n; i++) {
+        if (mode & 0x80) {
+            cls = 1 + take(1) % VPMU_BRANCH_FAR;
+        }
+        lbr_branch(from + i, from + 0x100 + i, cls, cpl);
+    }
+}
+
+/*
+ * A counter that interrupts on overflow, counted to its wrap; the glue
+ * polls at the host's signal and delivers the PMI, which freezes LBR;
+ * then a branch, which a freeze must keep out of the records.
+ */
+static bool fuzz_overflow_pmi(void)
+{
+    unsigned slot = take(1) % fz.cfg.nr_gp;
+    bool signal;
+
+    do_write(0x186 + slot, VPMU_EVTSEL_EN | VPMU_EVTSEL_INT |
+             VPMU_EVTSEL_USR | VPMU_EVTSEL_OS | VPMU_EVENT_CORE_CYCLES,
+             false);
+    do_write(0x38f, hrd(0x38f) | 1ULL << slot, false);
+    vpmu_sync(&fz.s);
+    fz.op = "overflow";
+    signal = tick(slot, width_mask(slot) - fz.value[slot] + 1);
+    if (signal && vpmu_poll(&fz.s) != fz.status) {
+        fail("vpmu_poll() after the overflow signal: GLOBAL_STATUS 0x%"
+             PRIx64 ", expected 0x%" PRIx64, fz.s.global_status, fz.status);
+    }
+    if (fz.pmi) {
+        deliver_pmi();
+    }
+    fuzz_branch();
+    return signal;
+}
+
+/*
+ * What a guest's LBR driver does to record: DEBUGCTL.LBR (with or
+ * without the freeze), or IA32_LBR_CTL with LBREn; a call-stack or a
+ * plain LBR_SELECT; the unfreeze through GLOBAL_OVF_CTRL (STATUS_RESET).
+ */
+static void fuzz_lbr_on(void)
+{
+    unsigned b = take(1);
+    bool host = b & 0x80;
+    uint64_t dbg = (b & 1 ? DBG_LBR : 0) | (b & 2 ? DBG_FRZ_LBR : 0) |
+                   (b & 4 ? DBG_BTF : 0) | (b & 8 ? DBG_FRZ_PMON : 0);
+
+    if (lbr_arch()) {
+        do_write(0x1d9, dbg, host);
+        do_write(0x14ce, CTL_VALID & ~(b & 0x10 ? 0 : 1ULL << 3) &
+                 ~(b & 0x20 ? (uint64_t)take(1) << 16 : 0), host);
+    } else {
+        do_write(0x1d9, dbg | DBG_LBR, host);
+        if (b & 0x10) {
+            /* The SDM's call-stack setting, or no filter at all */
+            do_write(0x1c8, b & 0x20 ? 0x3c4 : 0, host);
+        }
+    }
+    if (b & 0x40) {
+        do_write(0x390, ST_LBR_FRZ, host);
+    }
+}
+
+/* SDM: a #DB clears DEBUGCTL.LBR; architectural LBR clears LBREn. */
+static void fuzz_debug_exception(void)
+{
+    fz.op = "#DB";
+    vpmu_lbr_debug_exception(&fz.s);
+    if (lbr_legacy()) {
+        fz.dbg &= ~DBG_LBR;
+    } else if (lbr_arch()) {
+        fz.lctl &= ~CTL_LBREN;
+    }
+}
+
+/*
+ * A migration stream's cpu/vpmu/lbr with up to three fields changed,
+ * loaded into a fresh vPMU of this configuration: vpmu_lbr_check_loaded()
+ * takes it exactly when a guest could have reached it (else it refuses
+ * and resets, naming the register); then a guest runs on what it took,
+ * and no record, RET or read may leave the bounds of the state.
+ */
+static void fuzz_lbr_load(void)
+{
+    VPMULbrState *l = &fz.loaded.lbr;
+    unsigned n = 1 + take(1) % 3, what, i, slot;
+    Error *err = NULL;
+    uint64_t fields[8], old, v;
+    bool ok, want;
+
+    vpmu_state_init(&fz.loaded, &fz.cfg, &idle_ops, NULL);
+    lbr_copy_serialized(l, &fz.s.lbr);
+    while (n--) {
+        what = take(1);
+        i = (what >> 3) % NREC;
+        fields[0] = l->select;
+        fields[1] = l->tos;
+        fields[2] = l->ctl;
+        fields[3] = l->depth;
+        fields[4] = l->top;
+        fields[5] = l->rec[i].from;
+        fields[6] = l->rec[i].to;
+        fields[7] = l->rec[i].info;
+        old = fields[what & 7];
+        switch (take(1) % 6) {
+        case 0:
+            v = take(1);
+            break;
+        case 1:
+            v = 8 * (take(1) % 6);
+            break;
+        case 2:
+            v = 1ULL << (take(1) & 63);
+            break;
+        case 3:
+            v = take(8);
+            break;
+        case 4:
+            v = old ^ 1ULL << (take(1) & 63);
+            break;
+        default:
+            v = 0;
+            break;
+        }
+        switch (what & 7) {
+        case 0:
+            l->select = v;
+            break;
+        case 1:
+            l->tos = v;
+            break;
+        case 2:
+            l->ctl = v;
+            break;
+        case 3:
+            l->depth = v;
+            break;
+        case 4:
+            l->top = v;
+            break;
+        case 5:
+            l->rec[i].from = v;
+            break;
+        case 6:
+            l->rec[i].to = v;
+            break;
+        default:
+            l->rec[i].info = v;
+            break;
+        }
+        fz.msr = what;
+        fz.val = v;
+    }
+    fz.op = "load a corrupted LBR";
+    want = oracle_lbr_reachable(l);
+    ok = vpmu_lbr_check_loaded(l, &err);
+    if (ok != want) {
+        fail("vpmu_lbr_check_loaded() %s a state a guest can%s reach%s%s",
+             ok ? "took" : "refused", want ? "" : "not", err ? ": " : "",
+             err ? error_get_pretty(err) : "");
+    }
+    if (!ok) {
+        if (!err || strncmp(error_get_pretty(err), "the migration stream's",
+                            22)) {
+            fail("a refused LBR names no register of the stream");
+        }
+        error_free(err);
+        if (l->select || l->tos || l->ctl || l->top ||
+            vpmu_lbr_records_used(l) ||
+            l->depth != (fz.lkind == VPMU_LBR_NONE ? 0 :
+                         (uint64_t)fz.cfg.lbr.depth)) {
+            fail("a refused LBR is not in its reset state");
+        }
+    } else if (err) {
+        fail("vpmu_lbr_check_loaded() took the state but set an error");
+    }
+
+    /* Recording on, call-stack mode too, and branches of every class. */
+    vpmu_msr_write(&fz.loaded, 0x1d9, DBG_LBR, false);
+    vpmu_msr_write(&fz.loaded, 0x14ce, CTL_VALID, false);
+    for (i = 0; i < 2 * NREC + 3; i++) {
+        vpmu_lbr_branch(&fz.loaded, 0x1000 + i, 0x2000 + i,
+                        1 + (i * 5) % VPMU_BRANCH_FAR, i & 1);
+    }
+    for (i = 0; i < nlbr_msrs; i++) {
+        vpmu_msr_read(&fz.loaded, lbr_msrs[i], &v, false);
+    }
+    slot = vpmu_lbr_records_used(l);
+    if ((fz.lkind == VPMU_LBR_LEGACY && l->tos >= l->depth) ||
+        (fz.lkind == VPMU_LBR_ARCH && l->top >= l->depth) ||
+        slot > l->depth) {
+        fail("after a load: TOS %" PRIu64 ", top %" PRIu32 ", %u records "
+             "in use, depth %" PRIu64, l->tos, l->top, slot, l->depth);
+    }
+    fz.lbr_copy = *l;
+    if (!vpmu_lbr_check_loaded(&fz.lbr_copy, &err)) {
+        fail("a loaded LBR, recorded on, no longer loads: %s",
+             error_get_pretty(err));
+    }
+    vpmu_release_all(&fz.loaded);
+}
+
+/* The LBR's operations (fuzz_op() case 15 with a non-zero high nibble). */
+static bool fuzz_lbr(unsigned which)
+{
+    switch (which) {
+    case 1 ... 3:
+        fuzz_branch();
+        break;
+    case 4 ... 5:
+        fuzz_burst();
+        break;
+    case 6 ... 7:
+        return fuzz_overflow_pmi();
+    case 8 ... 9:
+        fuzz_lbr_on();
+        break;
+    case 10:
+        fuzz_debug_exception();
+        break;
+    case 11:
+        fz.op = "LBR reclaim/restore";
+        fz.lbr_reclaimed = !fz.lbr_reclaimed;
+        vpmu_set_lbr_reclaimed(&fz.s, fz.lbr_reclaimed);
+        break;
+    case 12:
+        fz.op = "LBR lost/back";
+        fz.lbr_lost = !fz.lbr_lost;
+        vpmu_set_lbr_lost(&fz.s, fz.lbr_lost);
+        break;
+    case 14:
+        fuzz_save_load(false);
+        break;
+    default:
+        fz.op = "load a corrupted LBR";
+        fuzz_lbr_load();
+        break;
+    }
+    return false;
+}
+
+/*
+ * One operation: its low nibble picks MSR accesses, counting, the PMI,
+ * reset or host policy (14), LBR (15, fuzz_lbr(), by the high nibble; 0x0f
+ * only syncs); the top two bits set skip the re-entry's vpmu_sync().
+ */
 static void fuzz_op(void)
 {
     unsigned op = take(1), slot;
-    uint64_t dbg, ctrl, n;
+    uint64_t n;
     bool signal = false;
 
     fz.msr = fz.val = 0;
@@ -672,26 +1670,7 @@ static void fuzz_op(void)
         signal = tick(slot, n);
         break;
     case 13:
-        /* SDM: freeze on PMI, legacy (GLOBAL_CTRL) or streamlined (v4). */
-        fz.op = "pmi delivered";
-        dbg = hrd(0x1d9);
-        ctrl = hrd(0x38f);
-        vpmu_pmi_delivered(&fz.s);
-        fz.pmi = false;
-        if (dbg & VPMU_DEBUGCTL_FREEZE_PERFMON_ON_PMI) {
-            if (fz.cfg.version >= 4) {
-                fz.status |= VPMU_GLOBAL_CTR_FRZ;
-            } else {
-                ctrl = 0;
-            }
-        }
-        if (fz.cfg.version >= 4 && (dbg & VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI)) {
-            fz.status |= VPMU_GLOBAL_LBR_FRZ;
-        }
-        if (hrd(0x38f) != ctrl) {
-            fail("GLOBAL_CTRL 0x%" PRIx64 " after the PMI, expected 0x%"
-                 PRIx64, hrd(0x38f), ctrl);
-        }
+        deliver_pmi();
         break;
     case 14:
         if (op & 0xf0) {
@@ -704,12 +1683,17 @@ static void fuzz_op(void)
         memset(fz.value, 0, sizeof(fz.value));
         fz.status = 0;
         fz.pmi = false;
+        oracle_lbr_reset();
         /* SDM: GLOBAL_CTRL powers up with the GP counters enabled. */
         if (hrd(0x38f) != (1ULL << fz.cfg.nr_gp) - 1) {
             fail("GLOBAL_CTRL after reset is not the GP counters' bits");
         }
         break;
     default:
+        if (op & 0xf0) {
+            signal = fuzz_lbr(op >> 4);
+            break;
+        }
         fz.op = "sync";
         break;
     }
@@ -723,6 +1707,110 @@ static void fuzz_op(void)
         vpmu_sync(&fz.s);
     }
     check_all();
+}
+
+/*
+ * The legacy LBR configurations the SDM's classes allow (lbr.md 1.1):
+ * formats 1-7 at depths 4, 8, 16 and 32, the LBR_INFO formats (5, 7)
+ * only 32 deep, each quirk at the one depth its CPUs have.
+ */
+static VPMULbrConfig lbr_legacy_cfgs[64];
+static unsigned nlbr_legacy_cfgs;
+
+static void make_lists(void)
+{
+    static const int depths[] = { 4, 8, 16, 32 };
+    static const int quirks[][2] = {
+        { 0, 0 }, { VPMU_LBR_QUIRK_NO_CALLSTACK, 16 },
+        { VPMU_LBR_QUIRK_NO_SELECT, 8 }, { VPMU_LBR_QUIRK_NHM_MSRS, 8 },
+    };
+    const VPMUMsrRange *r;
+    unsigned b, i, f, d, q;
+
+    for (r = vpmu_msr_ranges; r->nmsrs; r++) {
+        for (i = 0; i < r->nmsrs; i++) {
+            /* Every LBR MSR must reach the model, which routes them. */
+            if (oracle_is_lbr(r->base + i) !=
+                vpmu_lbr_msr_is_lbr(r->base + i)) {
+                fail("MSR 0x%" PRIx32 " is%s an LBR MSR for the model",
+                     r->base + i, oracle_is_lbr(r->base + i) ? " not" : "");
+            }
+            if (!oracle_is_lbr(r->base + i) && nmsrs < ARRAY_SIZE(msrs)) {
+                msrs[nmsrs++] = r->base + i;
+            }
+        }
+        edges[nedges++] = r->base - 1;
+        edges[nedges++] = r->base + r->nmsrs;
+    }
+    for (b = 0; b < ARRAY_SIZE(lbr_blocks); b++) {
+        for (i = 0; i < lbr_blocks[b].n; i++) {
+            uint32_t msr = lbr_blocks[b].base + i;
+
+            for (r = vpmu_msr_ranges; r->nmsrs; r++) {
+                if (msr - r->base < r->nmsrs) {
+                    break;
+                }
+            }
+            if (!r->nmsrs) {
+                fail("LBR MSR 0x%" PRIx32 " is in no vpmu_msr_ranges", msr);
+            }
+            lbr_msrs[nlbr_msrs++] = msr;
+        }
+    }
+    for (f = 1; f <= 7; f++) {
+        for (d = 0; d < ARRAY_SIZE(depths); d++) {
+            for (q = 0; q < ARRAY_SIZE(quirks); q++) {
+                if ((quirks[q][0] && quirks[q][1] != depths[d]) ||
+                    ((f == 5 || f == 7) && depths[d] != 32)) {
+                    continue;
+                }
+                lbr_legacy_cfgs[nlbr_legacy_cfgs++] = (VPMULbrConfig) {
+                    .kind = VPMU_LBR_LEGACY, .format = f,
+                    .depth = depths[d], .quirks = quirks[q][0],
+                };
+            }
+        }
+    }
+}
+
+/*
+ * Two input bytes choose the LBR: none (2 in 8), legacy from the list
+ * above or from a CPU model's table (vpmu_lbr_config_for_model()), or
+ * architectural 8..32 deep.  Architectural LBR needs PMU version 4: with
+ * an earlier version the configuration must be refused, and the version
+ * is raised.  PERF_CAPABILITIES[5:0] carries the format.
+ */
+static void pick_lbr_config(void)
+{
+    unsigned k = take(1), p = take(1);
+    VPMULbrConfig *lbr = &fz.cfg.lbr;
+    Error *err = NULL;
+
+    memset(lbr, 0, sizeof(*lbr));
+    if (k % 8 >= 6) {
+        lbr->kind = VPMU_LBR_ARCH;
+        lbr->format = VPMU_LBR_FMT_ARCH;
+        lbr->depth = 8 * (1 + p % 4);
+    } else if (k % 8 >= 2 && (k & 0x80)) {
+        lbr->kind = VPMU_LBR_LEGACY;
+        vpmu_lbr_config_for_model(lbr, 6, p);
+    } else if (k % 8 >= 2) {
+        *lbr = lbr_legacy_cfgs[p % nlbr_legacy_cfgs];
+    }
+    lbr->pmu_version = fz.cfg.version;
+    if (lbr->kind != VPMU_LBR_NONE) {
+        fz.cfg.perf_capabilities |= lbr->format;
+    }
+    if (lbr->kind == VPMU_LBR_ARCH && fz.cfg.version < 4) {
+        fz.op = "config";
+        if (vpmu_config_check(&fz.cfg, &err) ||
+            !strstr(error_get_pretty(err), "pmu-version")) {
+            fail("architectural LBR with PMU version %d: %s",
+                 fz.cfg.version, err ? error_get_pretty(err) : "taken");
+        }
+        error_free(err);
+        fz.cfg.version = lbr->pmu_version = 4 + (k >> 3) % 2;
+    }
 }
 
 /*
@@ -753,22 +1841,33 @@ static void check_config(unsigned which)
              *field[which % 5]);
     }
     error_free(err);
+    err = NULL;
+
+    /* PERF_CAPABILITIES[5:0] must be the LBR's format (0 without LBR). */
+    c = fz.cfg;
+    c.perf_capabilities ^= 1 + which % VPMU_LBR_FMT_INFO2;
+    if (vpmu_config_check(&c, &err)) {
+        fail("vpmu_config_check() accepted PERF_CAPABILITIES 0x%" PRIx64
+             " for LBR format %d", c.perf_capabilities, c.lbr.format);
+    }
+    error_free(err);
+
+    /* CPUID.1CH:EAX[7:0]: bit n for each depth 8(n + 1) up to the max */
+    vpmu_lbr_cpuid_0x1c(&fz.cfg.lbr, &eax, &ebx, &ecx, &edx);
+    if ((eax & 0xff) != (lbr_arch() ? (1u << fz.cfg.lbr.depth / 8) - 1 : 0) ||
+        (!lbr_arch() && (eax | ebx | ecx | edx))) {
+        fail("CPUID 0x1C eax 0x%x ebx 0x%x ecx 0x%x edx 0x%x", eax, ebx,
+             ecx, edx);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const VPMUMsrRange *r;
     Error *err = NULL;
     unsigned i, flags;
 
-    for (r = nmsrs ? NULL : vpmu_msr_ranges; r && r->nmsrs; r++) {
-        for (i = 0; i < r->nmsrs && nmsrs < ARRAY_SIZE(msrs); i++) {
-            msrs[nmsrs++] = r->base + i;
-        }
-        if (nedges + 2 <= ARRAY_SIZE(edges)) {
-            edges[nedges++] = r->base - 1;
-            edges[nedges++] = r->base + r->nmsrs;
-        }
+    if (!nmsrs) {
+        make_lists();
     }
     memset(&fz, 0, sizeof(fz));
     fz.in = data;
@@ -782,10 +1881,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz.cfg.perf_capabilities = flags & 1 ? VPMU_PERF_CAP_FW_WRITE : 0;
     /* Sometimes the host can count nothing: counters must read frozen. */
     fz.refuse = (flags & 0xe) == 0xe;
+    pick_lbr_config();
     fz.op = "config";
     if (!vpmu_config_check(&fz.cfg, &err)) {
         fail("valid configuration refused: %s", error_get_pretty(err));
     }
+    oracle_lbr_init();
     check_config(flags >> 4);
 
     vpmu_state_init(&fz.s, &fz.cfg, &fake_ops, NULL);
