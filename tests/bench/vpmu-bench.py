@@ -7,13 +7,20 @@
 #
 # usage: vpmu-bench.py --qemu QEMU --guest bench.elf [-- EXTRA QEMU ARGS]
 #
-# Boots tests/guest/bench.c once.  The guest times each operation in TSC
-# cycles; between phases it waits on COM1 while this script reads the
-# vCPU's x-vpmu-stats over QMP, so that perf syscalls per operation come
-# from QEMU's own counters and the timed loops are not disturbed.  Every
-# cost is printed as a ratio to the bare userspace exit (RDMSR 0x35, which
-# QEMU answers without the vPMU), measured in the same run: these machines
-# are too noisy for absolute numbers to mean much.
+# Boots tests/guest/bench.c once per table.  The guest times each
+# operation in TSC cycles; between phases it waits on COM1 while this
+# script reads the vCPU's x-vpmu-stats over QMP, so that perf syscalls per
+# operation (and branches recorded, instructions stepped) come from QEMU's
+# own counters and the timed loops are not disturbed.  Every cost is
+# printed as a ratio to the bare userspace exit (RDMSR 0x35, which QEMU
+# answers without the vPMU), measured in the same run: these machines are
+# too noisy for absolute numbers to mean much.
+#
+# Tables: the vPMU operations (the run the options choose), exact
+# counting (-accel kvm,vpmu-exact=on: a stepped instruction) and LBR
+# (-cpu host,pmu=on,lbr=on, the software backend, which steps the vCPU
+# while the guest records: the cost per recorded branch and the guest's
+# slowdown on a branchy loop).
 
 import argparse
 import os
@@ -30,8 +37,12 @@ STAT_COLUMNS = [('perf-opens', 'opens'), ('perf-ioctls', 'ioctls'),
                 ('perf-reads', 'reads'), ('rdpmc-values', 'rdpmc')]
 
 
-def run_bench(args, accel, extra):
-    """Boot the bench guest; return its phases and the last info lines."""
+def run_bench(args, accel, extra, phases=None):
+    """Boot the bench guest; return its phases and the last info lines.
+
+    With @phases (a dict), also fill it with each phase's iterations, TSC
+    cycles and the change of every x-vpmu-stats field over the phase.
+    """
     tmp = tempfile.mkdtemp(prefix='vpmu-bench-')
     sock = os.path.join(tmp, 'qmp.sock')
     cmd = [args.qemu, '-M', 'pc', '-accel', accel, '-m', '64M',
@@ -64,6 +75,11 @@ def run_bench(args, accel, extra):
                 per_op = {k: (after[k] - before[k]) / iters
                           for k, _ in STAT_COLUMNS}
                 results.append((name, cycles / iters, per_op))
+                if phases is not None:
+                    phases[name] = {'iters': iters, 'cycles': cycles,
+                                 'delta': {k: after[k] - before[k]
+                                           for k in after
+                                           if isinstance(after[k], int)}}
             elif words[0] == 'BENCH-INFO':
                 info[words[1]] = int(words[2])
                 continue
@@ -79,13 +95,18 @@ def run_bench(args, accel, extra):
     return results, info, coherent
 
 
-def exact_table(args):
-    """-accel kvm,vpmu-exact=on: a stepped instruction against the exit."""
+def exact_table(args, out):
+    """-accel kvm,vpmu-exact=on: a stepped instruction against the exit.
+
+    Fills @out with the run's phases (run_bench()): the LBR table compares
+    its branchy loop with the same loop stepped here for the counter alone.
+    """
     results, info, _ = run_bench(args, 'kvm,vpmu-exact=on',
                                  ['-cpu', 'host,pmu=on', '-append',
-                                  'exact=1'])
+                                  'exact=1'], out)
     phases = {name: cycles for name, cycles, _ in results}
-    if set(phases) != {'bare-exit', 'nop-block-free', 'nop-block-stepped'}:
+    if set(phases) != {'bare-exit', 'nop-block-free', 'nop-block-stepped',
+                       'branch-loop-free', 'branch-loop-stepped'}:
         print('vpmu-bench: the exact-counting run produced no results',
               file=sys.stderr)
         return 1
@@ -110,6 +131,76 @@ def exact_table(args):
     return 0
 
 
+def lbr_table(args, exact):
+    """-cpu host,pmu=on,lbr=on: the cost of recording, per branch.
+
+    The guest runs the same branchy loop (a taken JMP and a JNZ, three
+    instructions per iteration) with DEBUGCTL.LBR off and on; the
+    difference, over the branches QEMU recorded in the phase
+    (x-vpmu-stats lbr-recorded), is the cost of one recorded branch.
+    @exact: the exact-counting run's phases (run_bench()'s), whose
+    stepped loop is the same engine without LBR; {} when it did not run.
+    """
+    ph = {}
+    _, info, _ = run_bench(args, args.accel,
+                           ['-cpu', 'host,pmu=on,lbr=on', '-append', 'lbr=1'],
+                           ph)
+    print()
+    print(f'LBR, software backend (-accel {args.accel} -cpu '
+          'host,pmu=on,lbr=on), one run:')
+    if not info.get('lbr-format'):
+        print('vpmu-bench: the guest finds no LBR (PERF_CAPABILITIES[5:0] '
+              '= 0): no LBR figures', file=sys.stderr)
+        return 1
+    if set(ph) != {'bare-exit', 'branch-loop-off', 'branch-loop-lbr'}:
+        print('vpmu-bench: the LBR run produced no results', file=sys.stderr)
+        return 1
+    floor = ph['bare-exit']['cycles'] / ph['bare-exit']['iters']
+    off, on = ph['branch-loop-off'], ph['branch-loop-lbr']
+    iters = on['iters']
+    recorded = on['delta'].get('lbr-recorded', 0)
+    steps = on['delta'].get('exact-steps', 0)
+    if not recorded or off['delta'].get('lbr-recorded', 0):
+        print(f'vpmu-bench: {recorded} branches recorded with LBR on, '
+              f'{off["delta"].get("lbr-recorded", 0)} with it off',
+              file=sys.stderr)
+        return 1
+    extra = on['cycles'] - off['cycles']
+    per_branch = extra / recorded
+    print(f'{"operation":<34}{"TSC cycles":>12}{"x bare exit":>13}')
+    print(f'{"bare-exit":<34}{floor:>12.0f}{1:>13.2f}')
+    for label, ph in (('loop iteration, LBR off', off),
+                      ('loop iteration, LBR on', on)):
+        c = ph['cycles'] / ph['iters']
+        print(f'{label:<34}{c:>12.0f}{c / floor:>13.2f}')
+    print(f'{"recorded branch (on - off)":<34}{per_branch:>12.0f}'
+          f'{per_branch / floor:>13.2f}')
+    if steps:
+        per_step = extra / steps
+        print(f'{"stepped instruction, LBR on":<34}{per_step:>12.0f}'
+              f'{per_step / floor:>13.2f}')
+    print(f'guest slowdown with LBR on: x{on["cycles"] / off["cycles"]:.0f} '
+          '(the same loop, LBR on / off)')
+    print(f'branches recorded: {recorded} ({recorded / iters:.2f} per '
+          f'iteration: the loop\'s JMP and JNZ, and the calls around it); '
+          f'instructions stepped: {steps} ({steps / iters:.2f} per '
+          'iteration)')
+    if {'bare-exit', 'branch-loop-free', 'branch-loop-stepped'} <= set(exact):
+        efloor = exact['bare-exit']['cycles'] / exact['bare-exit']['iters']
+        efree, estep = exact['branch-loop-free'], exact['branch-loop-stepped']
+        esteps = estep['delta'].get('exact-steps', 0)
+        eextra = estep['cycles'] - efree['cycles']
+        if esteps and steps:
+            # Each per step, as a ratio to its own run's bare exit
+            lbr_step = extra / steps / floor
+            plain_step = eextra / esteps / efloor
+            print(f'stepping alone (the exact run: the same loop stepped '
+                  f'for an instruction counter, no LBR): {plain_step:.2f}x '
+                  f'bare exit per stepped instruction; LBR\'s '
+                  f'{lbr_step:.2f}x is x{lbr_step / plain_step:.2f} that')
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--qemu', required=True)
@@ -118,6 +209,8 @@ def main():
                     help='the -accel option, e.g. kvm,vpmu-rdpmc=on')
     ap.add_argument('--no-exact', action='store_true',
                     help='skip the exact-counting (single-step) run')
+    ap.add_argument('--no-lbr', action='store_true',
+                    help='skip the LBR (lbr=on, single-step) run')
     ap.add_argument('extra', nargs='*')
     args = ap.parse_args()
 
@@ -150,7 +243,11 @@ def main():
               'a host whose KVM has one for that configuration')
     print('targets: toggles and reads <= 1.10x, event change <= 1.50x, no '
           'open in context-switch')
-    return 0 if args.no_exact else exact_table(args)
+    exact = {}
+    rc = 0 if args.no_exact else exact_table(args, exact)
+    if not args.no_lbr:
+        rc = lbr_table(args, exact) or rc
+    return rc
 
 
 if __name__ == '__main__':

@@ -8,7 +8,9 @@
  * guest prints a line and waits for a byte on COM1, so that the script can
  * read QEMU's vPMU statistics (perf syscalls) between phases without
  * disturbing the timed loops.  Every phase runs ITERS operations; the line
- * after it gives the TSC cycles they took.
+ * after it gives the TSC cycles they took.  -append selects other runs:
+ * exact=1 (the cost of a stepped instruction) and lbr=1 (the cost of
+ * recording branches with -cpu ...,lbr=on).
  */
 #include "libguest.h"
 
@@ -51,6 +53,56 @@ static void op_event_change(unsigned i)
 static void op_nops(unsigned i)
 {
     asm volatile(".rept 100\n\tnop\n\t.endr");
+}
+
+/*
+ * The branchy loop of the LBR phases: per iteration a taken JMP and a
+ * JNZ, taken but for the last one; three instructions.  Small, since
+ * every instruction of it is single-stepped where LBR records (about
+ * 5-10 us each on the development machines).
+ */
+#define LOOP_ITERS 1000
+#define LOOP_ROUNDS 2
+#define MSR_DEBUGCTL 0x1d9
+#define DEBUGCTL_LBR 1
+#define MSR_PERF_CAPABILITIES 0x345
+#define PERF_CAP_LBR_FMT 0x3f
+
+static void branch_loop(unsigned n)
+{
+    asm volatile("1:\n\t"
+                 "jmp 2f\n\t"
+                 "ud2\n"
+                 "2:\n\t"
+                 "dec %0\n\t"
+                 "jnz 1b"
+                 : "+r"(n) : : "cc");
+}
+
+/*
+ * A timed phase of LOOP_ROUNDS loops, each between WRMSR @msr <- @on and
+ * WRMSR @msr <- 0: with @on 0 the same two exits and no stepping, so
+ * that phases differ only in what @on starts (LBR, or an exact counter).
+ * The host reads its statistics (branches recorded, steps) at the
+ * BENCH-START and BENCH-END lines around it.
+ */
+static void loop_phase(const char *name, uint32_t msr, uint64_t on)
+{
+    uint64_t t0, t1;
+    unsigned r;
+
+    guest_printf("BENCH-START %s\n", name);
+    serial_getc();
+    t0 = rdtsc();
+    for (r = 0; r < LOOP_ROUNDS; r++) {
+        wrmsr(msr, on);
+        branch_loop(LOOP_ITERS);
+        wrmsr(msr, 0);
+    }
+    t1 = rdtsc();
+    guest_printf("BENCH-END %s %u %lu\n", name, LOOP_ROUNDS * LOOP_ITERS,
+                 t1 - t0);
+    serial_getc();
 }
 
 /* What a guest kernel does around a context switch. */
@@ -144,6 +196,31 @@ static void exact_phases(void)
     wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
     guest_printf("BENCH-INFO instructions-counted %lu\n",
                  rdmsr(MSR_IA32_PMC0));
+    /* The LBR run's loop, stepped for the counter alone (no LBR) */
+    loop_phase("branch-loop-free", MSR_IA32_PERF_GLOBAL_CTRL, 0);
+    loop_phase("branch-loop-stepped", MSR_IA32_PERF_GLOBAL_CTRL, 1);
+    guest_printf("BENCH-DONE\n");
+    guest_exit(0);
+}
+
+/*
+ * -append lbr=1 (-cpu ...,lbr=on): the branchy loop with DEBUGCTL.LBR
+ * off, then on (the software backend steps the vCPU while it records).
+ * Without LBR (PERF_CAPABILITIES[5:0] = 0) the guest says so and stops.
+ */
+static void lbr_phases(void)
+{
+    uint64_t caps = 0;
+
+    if (rdmsr_safe(MSR_PERF_CAPABILITIES, &caps) != NO_EXCEPTION) {
+        caps = 0;
+    }
+    guest_printf("BENCH-INFO lbr-format %lu\n", caps & PERF_CAP_LBR_FMT);
+    if (caps & PERF_CAP_LBR_FMT) {
+        run_phase("bare-exit", op_bare_exit);
+        loop_phase("branch-loop-off", MSR_DEBUGCTL, 0);
+        loop_phase("branch-loop-lbr", MSR_DEBUGCTL, DEBUGCTL_LBR);
+    }
     guest_printf("BENCH-DONE\n");
     guest_exit(0);
 }
@@ -154,6 +231,9 @@ int main(void)
 
     if (cmdline_uint("exact", 0)) {
         exact_phases();
+    }
+    if (cmdline_uint("lbr", 0)) {
+        lbr_phases();
     }
     /* Four cycle counters, enabled, as a profiling guest would have. */
     wrmsr(MSR_IA32_PERF_GLOBAL_CTRL, 0);
