@@ -1193,6 +1193,53 @@ static void freeze_run(bool freeze)
     }
 }
 
+/*
+ * The freeze belongs to the PMI request, not to its delivery: with the
+ * LVTPC masked no PMI arrives, yet recording stops at the overflow
+ * (SDM "Freezing LBR and Performance Counters on PMI"; KVM's
+ * intel_pmu_deliver_pmi() freezes before the LVT decides).
+ */
+static void freeze_masked(void)
+{
+    bool v4 = pmuv >= 4;
+    uint64_t start, status, tos;
+    struct rec got[NHM_MSRS];
+    uint64_t from, to;
+
+    counters_off();
+    legacy_prefill(0);
+    frz_count = 0;
+    start = (width_mask(gp_width) + 1 - FRZ_K) & width_mask(gp_width);
+    if (fw_write) {
+        wr(MSR_IA32_A_PMC0, start);
+    } else {
+        wr(MSR_IA32_PMC0, (uint32_t)start);
+    }
+    wr(MSR_IA32_PERFEVTSEL0, INST_ALL_INT);
+    wr(MSR_X2APIC_LVTPC, APIC_LVT_MASKED | PMI_VECTOR);
+    wr(MSR_DEBUGCTL, DEBUGCTL_LBR | DEBUGCTL_FREEZE_LBRS_ON_PMI);
+    asm volatile("sti" : : : "memory");
+    frz_region(1);
+    asm volatile("cli" : : : "memory");
+    status = rd(MSR_IA32_PERF_GLOBAL_STATUS);
+    counters_off();
+    tos = legacy_read(got);
+    from = got[tos % depth].from;
+    to = got[tos % depth].to;
+    wr(MSR_IA32_PERF_GLOBAL_OVF_CTRL, 1 | (v4 ? GLOBAL_STATUS_LBR_FRZ : 0));
+    wr(MSR_X2APIC_LVTPC, APIC_LVT_MASKED);
+    check(frz_count == 0 && (status & 1) &&
+          (!v4 || (status & GLOBAL_STATUS_LBR_FRZ)), "LVTPC masked, PMU "
+          "v%u: no PMI (%lu taken), GLOBAL_STATUS 0x%lx (want PMC0's "
+          "overflow%s)", pmuv, frz_count, status,
+          v4 ? " and LBR_FRZ" : "");
+    check(from >= A(frz_sled) && to == from + 2 && to < A(frz_sled_end),
+          "LVTPC masked, PMU v%u: recording stopped at the overflow, in the "
+          "sled: youngest record 0x%lx -> 0x%lx (sled 0x%lx..0x%lx; its "
+          "last JMP, had LBR gone on, ends at 0x%lx)", pmuv, from, to,
+          A(frz_sled), A(frz_sled_end), A(frz_sled_end));
+}
+
 static void sec_freeze(void)
 {
     uint32_t a, b, c, d;
@@ -1222,6 +1269,7 @@ static void sec_freeze(void)
     set_idt_raw(PMI_VECTOR, frz_pmi_handler, 0);
     freeze_run(false);
     freeze_run(true);
+    freeze_masked();
 }
 
 /* Architectural LBR */

@@ -319,8 +319,10 @@ void vpmu_sync(VPMUState *s);
  */
 uint64_t vpmu_poll(VPMUState *s);
 /*
- * The PMI that @pmi_pending asked for was delivered to the guest:
- * apply DEBUGCTL's freeze-on-PMI (SDM: "Freezing ... on PMI").
+ * The PMI that @pmi_pending asked for went to the local APIC (delivered,
+ * or dropped by a masked LVTPC): apply DEBUGCTL's freeze-on-PMI, which
+ * the SDM ("Freezing ... on PMI") ties to the PMI request, not to its
+ * delivery.
  */
 void vpmu_pmi_delivered(VPMUState *s);
 

@@ -1442,9 +1442,16 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
         return;                 /* try again before the next entry */
     }
     if (lvtpc & APIC_LVT_MASKED) {
-        /* SDM: a masked LVT entry does not deliver, and nothing latches. */
+        /*
+         * SDM: a masked LVT entry does not deliver, and nothing latches.
+         * The freeze is the PMU's, on the PMI request, whatever the LVT
+         * does with it (as KVM's intel_pmu_deliver_pmi() freezes LBR
+         * before kvm_apic_local_deliver()).
+         */
         trace_vpmu_kvm_pmi(CPU(cpu)->cpu_index, lvtpc, false);
         s->pmi_pending = false;
+        vpmu_pmi_delivered(s);
+        vpmu_sync(s);
         return;
     }
     switch (APIC_LVT_DM(lvtpc)) {
@@ -1460,6 +1467,8 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
         qemu_log_mask(LOG_GUEST_ERROR, "vpmu: LVTPC 0x%x has a delivery "
                       "mode a PMI cannot use; PMI dropped\n", lvtpc);
         s->pmi_pending = false;
+        vpmu_pmi_delivered(s);
+        vpmu_sync(s);
         return;
     }
     trace_vpmu_kvm_pmi(CPU(cpu)->cpu_index, lvtpc, true);
@@ -1468,7 +1477,7 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
         masked = lvtpc | APIC_LVT_MASKED;
         kvm_vpmu_kvm_msr(cpu, MSR_X2APIC_LVTPC, &masked, true);
     }
-    /* Freeze-on-PMI (DEBUGCTL) takes effect at delivery. */
+    /* Freeze-on-PMI (DEBUGCTL): with the request, here as it is sent. */
     vpmu_pmi_delivered(s);
     vpmu_sync(s);
 }
