@@ -754,12 +754,13 @@ def migration_tests(args):
     m.finish('without-vpmu-subsection', start)
 
 
-def reset_test(args):
+def run_reset_guest(g, at_reset=None, after_reset=None):
     """
-    pmu-reset: system_reset over QMP must bring back the SDM's reset values
-    and close every host event of the vCPU.
+    Drive a guest that says "SYNC boot" at each boot (answered with the
+    boot's number, from 1) and "SYNC reset" where we reset it: call
+    @at_reset there, reset, and @after_reset at "SYNC after-reset".
+    Checks that it booted twice; returns QEMU's exit status.
     """
-    g = PacedGuest(args, 'pmu-reset', ['-cpu', 'host,pmu=on'], reboot=True)
     boots = 0
 
     def step(name):
@@ -768,16 +769,35 @@ def reset_test(args):
             boots += 1
             g.send(str(boots).encode())
         elif name == 'reset':
-            n, _ = perf_fds(g.qemu.pid)
-            g.expect(n > 0, f'{n} perf fds while counting')
+            if at_reset:
+                at_reset()
             g.qmp.cmd('system_reset')       # the guest boots again
         elif name == 'after-reset':
-            n, _ = perf_fds(g.qemu.pid)
-            g.expect(n == 0, f'{n} perf fds after system_reset')
+            if after_reset:
+                after_reset()
             g.send()
 
     status = g.run(step)
     g.expect(boots == 2, f'{boots} boots: one reset')
+    return status
+
+
+def reset_test(args):
+    """
+    pmu-reset: system_reset over QMP must bring back the SDM's reset values
+    and close every host event of the vCPU.
+    """
+    g = PacedGuest(args, 'pmu-reset', ['-cpu', 'host,pmu=on'], reboot=True)
+
+    def fds_while_counting():
+        n, _ = perf_fds(g.qemu.pid)
+        g.expect(n > 0, f'{n} perf fds while counting')
+
+    def fds_after():
+        n, _ = perf_fds(g.qemu.pid)
+        g.expect(n == 0, f'{n} perf fds after system_reset')
+
+    status = run_reset_guest(g, fds_while_counting, fds_after)
     g.finish('reset/system-reset', status, min_checks=6, max_checks=6)
 
 
@@ -1457,18 +1477,7 @@ def lbr_reset_test(args, name, cpu, append):
     """
     g = PacedGuest(args, 'pmu-lbr', ['-cpu', cpu, '-append', append],
                    reboot=True)
-    boots = 0
-
-    def step(step_name):
-        nonlocal boots
-        if step_name == 'boot':
-            boots += 1
-            g.send(str(boots).encode())
-        elif step_name == 'reset':
-            g.qmp.cmd('system_reset')       # the guest boots again
-
-    status = g.run(step)
-    g.expect(boots == 2, f'{boots} boots: one reset')
+    status = run_reset_guest(g)
     g.finish(f'reset/{name}', status, min_checks=3, max_checks=3)
 
 
