@@ -1573,6 +1573,36 @@ def lbr_host_test(args, name, cpu, append):
     g.finish(f'lbr/{name}', status, min_checks=7)
 
 
+def lbr_hardware_test(args):
+    """
+    The hardware LBR backend (KVM's LBR) with the pmu-lbr guest, where
+    QEMU can use it; elsewhere a loud SKIP with the reason QEMU gives.
+    """
+    cmd = [args.qemu, '-M', 'pc', '-accel', 'kvm,vpmu-lbr-backend=hardware',
+           '-nodefaults', '-display', 'none', '-cpu', LBR_CPU, '-S']
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=10)
+        out = p.stdout.decode(errors='replace')
+    except subprocess.TimeoutExpired:           # it started: usable
+        out = ''
+    why = re.search(r'vpmu-lbr-backend=hardware is not available here: '
+                    r'([^;]*)', out)
+    if why:
+        report('guest/pmu-lbr-hardware', None, 0,
+               f'NOT RUN: the hardware LBR backend needs an Intel host with '
+               f'legacy LBR whose KVM has a PMU, and -cpu host; here '
+               f'{why.group(1)} (it is unit-tested against a fake KVM '
+               f'layer: test-vpmu-lbr-hw)')
+        return
+    # Linux's probe (section 0), in the Skylake class (32 records, format
+    # 5) of the newest hosts with legacy LBR; the exact-record sections
+    # expect the software backend's MISPRED 0 and no cycle counts.
+    lbr_guest_test(args, 'pmu-lbr-hardware', 'kvm,vpmu-lbr-backend=hardware',
+                   LBR_CPU, 'only=0x1')
+
+
 def lbr_tests(args):
     """
     LBR (-cpu ...,lbr=on), recorded by the software backend here: the
@@ -1633,6 +1663,7 @@ def lbr_tests(args):
     config_error_test(args, 'arch-lbr-pmu-v2',
                       LBR_CPU + ',arch-lbr=on,pmu-version=2,level=0x1c',
                       'vPMU: arch-lbr=on needs pmu-version=4 or later')
+    lbr_hardware_test(args)
     with open('/proc/cpuinfo') as f:
         intel = 'GenuineIntel' in f.read()
     if not intel:
