@@ -1653,7 +1653,7 @@ static void sec_migrate(void)
 
     /* Recording goes on from where it stopped. */
     wr(MSR_DEBUGCTL, 0);
-    if (has_select) {
+    if (!arch && has_select) {
         wr(MSR_LBR_SELECT, 0);
     }
     seq_goes_on("after the migration, recording again", depth - 8, true);
