@@ -5,12 +5,11 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Drives hw/i386/vpmu/vpmu-lbr.c and checks it against an oracle written
- * from the rules (SDM vol. 3B last branch recording, vol. 4 for the MSRs,
- * and the decisions in vpmu-lbr.c's comments), not from the model's
- * masks or its ring.  The oracle keeps its own records, legacy ones by
- * MSR index and architectural ones as a list with the youngest first,
- * and predicts every read, every #GP, every filter decision, the
- * statistics and what vpmu_lbr_check_loaded() accepts.
+ * from the rules (vpmu-lbr-oracle.h), not from the model's masks or its
+ * ring.  The oracle keeps its own records, legacy ones by MSR index and
+ * architectural ones as a list with the youngest first, and predicts
+ * every read, every #GP, every filter decision, the statistics and what
+ * vpmu_lbr_check_loaded() accepts.
  *
  * Input: 5 configuration bytes, then operations (see fuzz_op()).
  */
@@ -18,27 +17,14 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "hw/i386/vpmu-lbr.h"
-
-#define NREC 32
-
-typedef struct Rec {
-    uint64_t from, to, info;
-} Rec;
+#include "vpmu-lbr-oracle.h"
 
 /* Everything is static: nothing is allocated per input or per op. */
 static struct {
     VPMULbrState l;
     VPMULbrState tmp;           /* check_loaded()'s victim */
     VPMULbrConfig cfg;
-    /* The oracle's view of the configuration, from the rules. */
-    uint32_t from, to, info;    /* legacy bases; info 0: none */
-    bool select_exists;
-    uint64_t select_bits;       /* writable LBR_SELECT bits */
-    bool callstack;             /* EN_CALLSTACK writable (or arch) */
-    /* The oracle's registers and records. */
-    uint64_t select, tos, ctl, depth;
-    Rec rec[NREC];              /* legacy: by index; arch: 0 youngest */
-    uint64_t recorded, filtered, popped;
+    LbrOracle o;
     /* The operation under way, for the failure report. */
     const char *op;
     uint32_t msr;
@@ -73,15 +59,6 @@ static uint64_t take(unsigned nbytes)
     return v;
 }
 
-/* SDM vol. 4: every MSR an LBR register has on some CPU. */
-static const struct {
-    uint32_t base, n;
-} blocks[] = {
-    { 0x1c8, 2 }, { 0x40, 8 }, { 0x60, 8 }, { 0x680, 32 }, { 0x6c0, 32 },
-    { 0xdc0, 32 }, { 0x14ce, 2 }, { 0x1200, 32 }, { 0x1500, 32 },
-    { 0x1600, 32 },
-};
-
 static uint32_t msrs[256];
 static unsigned nmsrs;
 
@@ -89,315 +66,39 @@ static void make_msr_list(void)
 {
     unsigned b, i;
 
-    for (b = 0; b < ARRAY_SIZE(blocks); b++) {
-        for (i = 0; i < blocks[b].n; i++) {
-            msrs[nmsrs++] = blocks[b].base + i;
+    for (b = 0; b < ARRAY_SIZE(lbr_msr_blocks); b++) {
+        for (i = 0; i < lbr_msr_blocks[b].n; i++) {
+            msrs[nmsrs++] = lbr_msr_blocks[b].base + i;
         }
     }
     /* and the neighbours, which are not LBR MSRs */
-    for (b = 0; b < ARRAY_SIZE(blocks); b++) {
-        msrs[nmsrs++] = blocks[b].base - 1;
-        msrs[nmsrs++] = blocks[b].base + blocks[b].n;
+    for (b = 0; b < ARRAY_SIZE(lbr_msr_blocks); b++) {
+        msrs[nmsrs++] = lbr_msr_blocks[b].base - 1;
+        msrs[nmsrs++] = lbr_msr_blocks[b].base + lbr_msr_blocks[b].n;
     }
-}
-
-static bool oracle_is_lbr(uint32_t msr)
-{
-    unsigned b;
-
-    for (b = 0; b < ARRAY_SIZE(blocks); b++) {
-        if (msr >= blocks[b].base && msr < blocks[b].base + blocks[b].n) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * The configurations the rules allow: legacy formats 1-7, depths 4, 8,
- * 16, 32, LBR_INFO formats (5, 7) 32 deep, a quirk only at its depth;
- * arch format 0x3f, depth 8-32 in steps of 8, PMU version 4 or later.
- */
-static bool oracle_config_ok(const VPMULbrConfig *c)
-{
-    switch (c->kind) {
-    case VPMU_LBR_NONE:
-        return true;
-    case VPMU_LBR_LEGACY:
-        if (c->format < 1 || c->format > 7) {
-            return false;
-        }
-        if (c->depth != 4 && c->depth != 8 && c->depth != 16 &&
-            c->depth != 32) {
-            return false;
-        }
-        if ((c->format == 5 || c->format == 7) && c->depth != 32) {
-            return false;
-        }
-        return c->quirks == 0 ||
-               (c->quirks == VPMU_LBR_QUIRK_NO_CALLSTACK && c->depth == 16) ||
-               (c->quirks == VPMU_LBR_QUIRK_NO_SELECT && c->depth == 8) ||
-               (c->quirks == VPMU_LBR_QUIRK_NHM_MSRS && c->depth == 8);
-    case VPMU_LBR_ARCH:
-        return c->format == 0x3f && c->quirks == 0 &&
-               (c->depth == 8 || c->depth == 16 || c->depth == 24 ||
-                c->depth == 32) && c->pmu_version >= 4;
-    }
-    return false;
-}
-
-static void oracle_reset(void)
-{
-    fz.select = fz.tos = fz.ctl = 0;
-    fz.depth = fz.cfg.kind == VPMU_LBR_NONE ? 0 : fz.cfg.depth;
-    memset(fz.rec, 0, sizeof(fz.rec));
-}
-
-/* The class table of the design brief (docs lbr.md 1.1). */
-static void oracle_init(void)
-{
-    int d = fz.cfg.depth, q = fz.cfg.quirks;
-
-    fz.from = fz.to = fz.info = 0;
-    fz.select_exists = false;
-    fz.select_bits = 0;
-    fz.callstack = false;
-    if (fz.cfg.kind == VPMU_LBR_LEGACY) {
-        bool core = d == 4 || (d == 8 && q != VPMU_LBR_QUIRK_NHM_MSRS);
-
-        fz.from = core ? 0x40 : 0x680;
-        fz.to = core ? 0x60 : 0x6c0;
-        fz.info = fz.cfg.format == 5 || fz.cfg.format == 7 ? 0xdc0 : 0;
-        fz.select_exists = d != 4 && q != VPMU_LBR_QUIRK_NO_SELECT;
-        fz.callstack = (d == 16 && q != VPMU_LBR_QUIRK_NO_CALLSTACK) ||
-                       d == 32;
-        fz.select_bits = !fz.select_exists ? 0 :
-                         fz.callstack ? 0x3ff : 0x1ff;
-    } else if (fz.cfg.kind == VPMU_LBR_ARCH) {
-        fz.callstack = true;
-    }
-    oracle_reset();
-}
-
-/* An architectural entry, or NULL beyond the current depth. */
-static Rec *arch_ent(unsigned i)
-{
-    return i < fz.depth ? &fz.rec[i] : NULL;
 }
 
 /* What RDMSR must give: false for #GP. */
 static bool oracle_read(uint32_t msr, uint64_t *val)
 {
-    uint32_t n = fz.depth;
-    Rec *r;
+    unsigned i;
+    LbrReg r = lbr_oracle_classify(&fz.o, msr, &i);
 
-    *val = 0;
-    if (fz.cfg.kind == VPMU_LBR_LEGACY) {
-        if (msr == 0x1c8 && fz.select_exists) {
-            *val = fz.select;
-            return true;
-        }
-        if (msr == 0x1c9) {
-            *val = fz.tos;
-            return true;
-        }
-        if (msr >= fz.from && msr < fz.from + n) {
-            *val = fz.rec[msr - fz.from].from;
-            return true;
-        }
-        if (msr >= fz.to && msr < fz.to + n) {
-            *val = fz.rec[msr - fz.to].to;
-            return true;
-        }
-        if (fz.info && msr >= fz.info && msr < fz.info + n) {
-            *val = fz.rec[msr - fz.info].info;
-            return true;
-        }
-        return false;
-    }
-    if (fz.cfg.kind == VPMU_LBR_ARCH) {
-        if (msr == 0x14ce) {
-            *val = fz.ctl;
-            return true;
-        }
-        if (msr == 0x14cf) {
-            *val = fz.depth;
-            return true;
-        }
-        if (msr >= 0x1500 && msr < 0x1520) {
-            r = arch_ent(msr - 0x1500);
-            *val = r ? r->from : 0;
-            return true;
-        }
-        if (msr >= 0x1600 && msr < 0x1620) {
-            r = arch_ent(msr - 0x1600);
-            *val = r ? r->to : 0;
-            return true;
-        }
-        if (msr >= 0x1200 && msr < 0x1220) {
-            r = arch_ent(msr - 0x1200);
-            *val = r ? r->info : 0;
-            return true;
-        }
-    }
-    return false;
+    *val = lbr_oracle_read(&fz.o, r, i);
+    return r != LBR_REG_NONE;
 }
 
 /* What WRMSR must do: false for #GP, else the oracle is updated. */
 static bool oracle_write(uint32_t msr, uint64_t val)
 {
-    uint64_t old;
-    Rec *r;
+    unsigned i;
+    LbrReg r = lbr_oracle_classify(&fz.o, msr, &i);
 
-    if (!oracle_read(msr, &old)) {
+    if (!lbr_oracle_write_ok(&fz.o, r, val)) {
         return false;
     }
-    if (fz.cfg.kind == VPMU_LBR_LEGACY) {
-        if (msr == 0x1c8) {
-            if (val & ~fz.select_bits) {
-                return false;
-            }
-            fz.select = val;
-        } else if (msr == 0x1c9) {
-            fz.tos = val % fz.depth;
-        } else if (msr >= fz.from && msr < fz.from + fz.depth) {
-            fz.rec[msr - fz.from].from = val;
-        } else if (msr >= fz.to && msr < fz.to + fz.depth) {
-            fz.rec[msr - fz.to].to = val;
-        } else {
-            fz.rec[msr - fz.info].info = val;
-        }
-        return true;
-    }
-    if (msr == 0x14ce) {
-        /* LBREn, OS, USR, CALL_STACK and the seven class enables */
-        if (val & ~(0xfULL | 0x7f0000ULL)) {
-            return false;
-        }
-        fz.ctl = val;
-    } else if (msr == 0x14cf) {
-        if (val < 8 || val > (uint64_t)fz.cfg.depth || val % 8) {
-            return false;
-        }
-        fz.depth = val;
-        memset(fz.rec, 0, sizeof(fz.rec));
-    } else if (msr >= 0x1500 && msr < 0x1520) {
-        r = arch_ent(msr - 0x1500);
-        if (r) {
-            r->from = val;
-        }
-    } else if (msr >= 0x1600 && msr < 0x1620) {
-        r = arch_ent(msr - 0x1600);
-        if (r) {
-            r->to = val;
-        }
-    } else {
-        r = arch_ent(msr - 0x1200);
-        if (r) {
-            r->info = val;
-        }
-    }
+    lbr_oracle_write(&fz.o, r, i, val);
     return true;
-}
-
-/*
- * Per class: the LBR_SELECT bit that suppresses it, the LBR_CTL bit that
- * enables it and its BR_TYPE (SDM tables; bit numbers as in Linux's
- * LBR_*_BIT and ARCH_LBR_*_BIT).
- */
-static const struct {
-    int sel_bit, ctl_bit, br_type;
-} cls_rules[] = {
-    [VPMU_BRANCH_JCC] = { 2, 16, 0 },
-    [VPMU_BRANCH_JMP_REL] = { 7, 17, 2 },
-    [VPMU_BRANCH_JMP_IND] = { 6, 18, 1 },
-    [VPMU_BRANCH_CALL_REL] = { 3, 19, 4 },
-    [VPMU_BRANCH_CALL_IND] = { 4, 20, 3 },
-    [VPMU_BRANCH_RET] = { 5, 21, 5 },
-    [VPMU_BRANCH_FAR] = { 8, 22, 8 },
-};
-
-/* What the legacy MSRs read for a branch, by format (SDM vol. 4). */
-static void oracle_encode(uint64_t from, uint64_t to, Rec *r)
-{
-    switch (fz.cfg.format) {
-    case 3:                 /* FROM: MISPRED in 63 */
-        from &= 0x7fffffffffffffffULL;
-        break;
-    case 4:                 /* FROM: MISPRED, IN_TX, ABORT in 63:61 */
-        from &= 0x1fffffffffffffffULL;
-        break;
-    case 6:                 /* FROM: MISPRED; TO: cycles in 63:48 */
-        from &= 0x7fffffffffffffffULL;
-        to &= 0x0000ffffffffffffULL;
-        break;
-    }
-    r->from = from;
-    r->to = to;
-    r->info = 0;
-}
-
-/* What vpmu_lbr_record() must return; updates the oracle. */
-static bool oracle_record(uint64_t from, uint64_t to, unsigned cls,
-                          unsigned cpl)
-{
-    bool cs;
-
-    if (fz.cfg.kind == VPMU_LBR_NONE || cls == VPMU_BRANCH_NONE ||
-        cls > VPMU_BRANCH_FAR) {
-        return false;
-    }
-    if (fz.cfg.kind == VPMU_LBR_LEGACY) {
-        if ((fz.select >> cls_rules[cls].sel_bit) & 1 ||
-            (fz.select >> (cpl == 0 ? 0 : 1)) & 1) {
-            fz.filtered++;
-            return false;
-        }
-        cs = (fz.select >> 9) & 1;
-        if (cs && cls == VPMU_BRANCH_RET) {
-            memset(&fz.rec[fz.tos], 0, sizeof(Rec));
-            fz.tos = (fz.tos + fz.depth - 1) % fz.depth;
-            fz.popped++;
-            return false;
-        }
-        fz.tos = (fz.tos + 1) % fz.depth;
-        oracle_encode(from, to, &fz.rec[fz.tos]);
-    } else {
-        if (!((fz.ctl >> cls_rules[cls].ctl_bit) & 1) ||
-            !((fz.ctl >> (cpl == 0 ? 1 : 2)) & 1)) {
-            fz.filtered++;
-            return false;
-        }
-        cs = (fz.ctl >> 3) & 1;
-        if (cs && cls == VPMU_BRANCH_RET) {
-            memmove(&fz.rec[0], &fz.rec[1], (fz.depth - 1) * sizeof(Rec));
-            memset(&fz.rec[fz.depth - 1], 0, sizeof(Rec));
-            fz.popped++;
-            return false;
-        }
-        memmove(&fz.rec[1], &fz.rec[0], (fz.depth - 1) * sizeof(Rec));
-        fz.rec[0].from = from;
-        fz.rec[0].to = to;
-        fz.rec[0].info = (uint64_t)cls_rules[cls].br_type << 56;
-    }
-    fz.recorded++;
-    return true;
-}
-
-static unsigned oracle_used(void)
-{
-    unsigned i, n = 0;
-
-    if (fz.cfg.kind == VPMU_LBR_LEGACY) {
-        for (i = 0; i < fz.depth; i++) {
-            n += fz.rec[i].from != 0;
-        }
-    } else if (fz.cfg.kind == VPMU_LBR_ARCH) {
-        while (n < fz.depth && fz.rec[n].from) {
-            n++;
-        }
-    }
-    return n;
 }
 
 /* Every MSR, the statistics and the record count, model vs oracle. */
@@ -420,17 +121,17 @@ static void check_all(void)
                  got);
         }
     }
-    if (fz.l.stats.recorded != fz.recorded ||
-        fz.l.stats.filtered != fz.filtered ||
-        fz.l.stats.popped != fz.popped) {
+    if (fz.l.stats.recorded != fz.o.recorded ||
+        fz.l.stats.filtered != fz.o.filtered ||
+        fz.l.stats.popped != fz.o.popped) {
         fail("stats %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", oracle %" PRIu64
              "/%" PRIu64 "/%" PRIu64, fz.l.stats.recorded,
-             fz.l.stats.filtered, fz.l.stats.popped, fz.recorded,
-             fz.filtered, fz.popped);
+             fz.l.stats.filtered, fz.l.stats.popped, fz.o.recorded,
+             fz.o.filtered, fz.o.popped);
     }
-    if (vpmu_lbr_records_used(&fz.l) != oracle_used()) {
+    if (vpmu_lbr_records_used(&fz.l) != lbr_oracle_used(&fz.o)) {
         fail("records_used %u, oracle %u", vpmu_lbr_records_used(&fz.l),
-             oracle_used());
+             lbr_oracle_used(&fz.o));
     }
 }
 
@@ -469,25 +170,6 @@ static uint64_t pick_val(void)
     }
 }
 
-/* An address: raw, canonical (48-bit), small, or kernel-like. */
-static uint64_t pick_addr(void)
-{
-    uint8_t b = take(1);
-    uint64_t v;
-
-    switch (b & 3) {
-    case 0:
-        return take(8);
-    case 1:
-        v = take(6);
-        return (uint64_t)((int64_t)(v << 16) >> 16);
-    case 2:
-        return take(2);
-    default:
-        return 0xffffffff81000000ULL + (b >> 2);
-    }
-}
-
 /* Linux's intel_pmu_lbr_read_64() on one legacy record. */
 static void linux_decode(uint64_t *from, uint64_t *to)
 {
@@ -514,7 +196,7 @@ static void fuzz_load(void)
     uint64_t v = pick_val();
     bool legacy = fz.cfg.kind == VPMU_LBR_LEGACY;
     bool arch = fz.cfg.kind == VPMU_LBR_ARCH;
-    unsigned i = (what >> 3) % NREC;
+    unsigned i = (what >> 3) % LBR_NREC;
     int predict;                /* 1 ok, 0 refused, -1 not predicted */
     Error *err = NULL;
     bool ok;
@@ -523,11 +205,11 @@ static void fuzz_load(void)
     switch (what & 7) {
     case 0:
         fz.tmp.select = v;
-        predict = fz.select_exists ? !(v & ~fz.select_bits) : !v;
+        predict = fz.o.select_exists ? !(v & ~fz.o.select_bits) : !v;
         break;
     case 1:
         fz.tmp.tos = v;
-        predict = legacy ? v < fz.depth : !v;
+        predict = legacy ? v < fz.o.depth : !v;
         break;
     case 2:
         fz.tmp.ctl = v;
@@ -536,30 +218,30 @@ static void fuzz_load(void)
     case 3:
         fz.tmp.depth = v;
         if (!arch) {
-            predict = v == fz.depth;
-        } else if (v < 8 || v > (uint64_t)fz.cfg.depth || v % 8) {
+            predict = v == fz.o.depth;
+        } else if (!lbr_oracle_depth_ok(&fz.o, v)) {
             predict = 0;
         } else {
             /* a smaller depth is refused only if top or records exceed */
-            predict = v >= fz.depth ? 1 : -1;
+            predict = v >= fz.o.depth ? 1 : -1;
         }
         break;
     case 4:
         fz.tmp.top = v;
         v = fz.tmp.top;
-        predict = arch ? v < fz.depth : !v;
+        predict = arch ? v < fz.o.depth : !v;
         break;
     case 5:
         fz.tmp.rec[i].from = v;
-        predict = i < fz.depth || !v;
+        predict = i < fz.o.depth || !v;
         break;
     case 6:
         fz.tmp.rec[i].to = v;
-        predict = i < fz.depth || !v;
+        predict = i < fz.o.depth || !v;
         break;
     default:
         fz.tmp.rec[i].info = v;
-        predict = (i < fz.depth && (arch || fz.info)) || !v;
+        predict = (i < fz.o.depth && (arch || fz.o.info)) || !v;
         break;
     }
     fz.op = "check_loaded";
@@ -582,7 +264,7 @@ static void fuzz_load(void)
             fz.tmp.depth != (fz.cfg.kind ? (uint64_t)fz.cfg.depth : 0)) {
             fail("check_loaded refused but did not reset");
         }
-        for (i = 0; i < NREC; i++) {
+        for (i = 0; i < LBR_NREC; i++) {
             if (fz.tmp.rec[i].from || fz.tmp.rec[i].to ||
                 fz.tmp.rec[i].info) {
                 fail("check_loaded refused but kept record %u", i);
@@ -598,12 +280,13 @@ static void fuzz_burst(void)
 {
     unsigned n = 1 + take(1) % 40, cls = take(1) % (VPMU_BRANCH_FAR + 1);
     unsigned cpl = take(1) & 3, i;
-    uint64_t from = pick_addr();
+    uint64_t from = lbr_pick_addr(take);
 
     fz.op = "record burst";
     fz.msr = cls;
     for (i = 0; i < n; i++) {
-        bool want = oracle_record(from + i, from + 0x100 + i, cls, cpl);
+        bool want = lbr_oracle_record(&fz.o, from + i, from + 0x100 + i,
+                                      cls, cpl);
 
         fz.val = from + i;
         if (vpmu_lbr_record(&fz.l, from + i, from + 0x100 + i, cls, cpl) !=
@@ -631,7 +314,7 @@ static void fuzz_op(void)
             fail("RDMSR: %s 0x%" PRIx64 ", oracle %s 0x%" PRIx64,
                  ok ? "ok" : "#GP", got, want_ok ? "ok" : "#GP", want);
         }
-        if (vpmu_lbr_msr_is_lbr(fz.msr) != oracle_is_lbr(fz.msr)) {
+        if (vpmu_lbr_msr_is_lbr(fz.msr) != lbr_oracle_is_lbr(fz.msr)) {
             fail("is_lbr disagrees");
         }
         return;
@@ -655,11 +338,11 @@ static void fuzz_op(void)
         cls = take(1) % (VPMU_BRANCH_FAR + 2);
         cpl = take(1);
         cpl = cpl & 0x80 ? cpl : cpl & 3;
-        from = pick_addr();
-        to = pick_addr();
+        from = lbr_pick_addr(take);
+        to = lbr_pick_addr(take);
         fz.msr = cls;
         fz.val = from;
-        want_ok = oracle_record(from, to, cls, cpl);
+        want_ok = lbr_oracle_record(&fz.o, from, to, cls, cpl);
         ok = vpmu_lbr_record(&fz.l, from, to, cls, cpl);
         if (ok != want_ok) {
             fail("record(class %u, cpl %u) %s, oracle %s", cls, cpl,
@@ -670,8 +353,8 @@ static void fuzz_op(void)
             canonical48(to)) {
             uint64_t f = 0, t = 0;
 
-            vpmu_lbr_msr_read(&fz.l, fz.from + fz.tos, &f, true);
-            vpmu_lbr_msr_read(&fz.l, fz.to + fz.tos, &t, true);
+            vpmu_lbr_msr_read(&fz.l, fz.o.from + fz.o.tos, &f, true);
+            vpmu_lbr_msr_read(&fz.l, fz.o.to + fz.o.tos, &t, true);
             linux_decode(&f, &t);
             if (f != from || t != to) {
                 fail("format %d: 0x%" PRIx64 " -> 0x%" PRIx64 " decodes "
@@ -686,7 +369,7 @@ static void fuzz_op(void)
     case 6:
         fz.op = "reset";
         vpmu_lbr_reset(&fz.l);
-        oracle_reset();
+        lbr_oracle_reset(&fz.o);
         break;
     default:
         fuzz_load();
@@ -719,7 +402,8 @@ static void make_valid_list(void)
                         .pmu_version = 4, .quirks = quirks[q],
                     };
 
-                    if (oracle_config_ok(&c) && nvalid < ARRAY_SIZE(valid)) {
+                    if (lbr_oracle_config_ok(&c) &&
+                        nvalid < ARRAY_SIZE(valid)) {
                         valid[nvalid++] = c;
                     }
                 }
@@ -750,7 +434,7 @@ static void fuzz_config(void)
         if (fz.cfg.kind == VPMU_LBR_ARCH) {
             fz.cfg.pmu_version = 4 + b3 % 2;
         }
-        if (!oracle_config_ok(&fz.cfg)) {
+        if (!lbr_oracle_config_ok(&fz.cfg)) {
             fail("config_for_model(%d, 0x%x) gave a bad configuration",
                  b1 & 0x80 ? b1 & 0x1f : 6, b2);
         }
@@ -764,7 +448,7 @@ static void fuzz_config(void)
     }
     fz.op = "config";
     ok = vpmu_lbr_config_check(&fz.cfg, &err);
-    if (ok != oracle_config_ok(&fz.cfg)) {
+    if (ok != lbr_oracle_config_ok(&fz.cfg)) {
         fail("config_check %s it, the rules %s it%s%s",
              ok ? "takes" : "refuses", ok ? "refuse" : "take",
              err ? ": " : "", err ? error_get_pretty(err) : "");
@@ -792,12 +476,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz.in = data;
     fz.len = size;
     fuzz_config();
-    if (!oracle_config_ok(&fz.cfg)) {
+    if (!lbr_oracle_config_ok(&fz.cfg)) {
         return 0;
     }
     fz.op = "init";
     vpmu_lbr_init(&fz.l, &fz.cfg);
-    oracle_init();
+    lbr_oracle_init(&fz.o, &fz.cfg);
     check_all();
     while (fz.len) {
         fuzz_op();

@@ -20,7 +20,8 @@
  * GLOBAL_STATUS/OVF_CTRL), branches (vpmu_lbr_branch()), PMIs after
  * overflows, #DB, reclaim and loss, reset and migration.  The oracle
  * keeps every LBR register and record as the SDM (vol. 3B "Last Branch
- * Recording", vol. 4) and the rules in vpmu-lbr.c's comments make them,
+ * Recording", vol. 4) and the rules in vpmu-lbr.c's comments make them
+ * (vpmu-lbr-oracle.h, the oracle tests/fuzz/vpmu-lbr-fuzz.c uses too),
  * legacy records by MSR index and architectural ones youngest first,
  * and predicts every read, #GP and freeze, and what a migration
  * destination must accept: exactly the states a guest can reach.
@@ -33,18 +34,26 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "hw/i386/vpmu.h"
+#include "vpmu-lbr-oracle.h"
 
 #define NSLOTS VPMU_MAX_COUNTERS
 
 typedef enum Kind {
     K_NONE, K_PMC, K_APMC, K_EVTSEL, K_FIXED, K_FIXED_CTRL, K_STATUS,
     K_CTRL, K_OVF, K_STATUS_SET, K_INUSE, K_CAPS, K_DEBUGCTL,
-    /* LBR (the slot is the record's MSR index) */
-    K_LBR_SELECT, K_LBR_TOS, K_LBR_FROM, K_LBR_TO, K_LBR_INFO,
-    K_LBR_CTL, K_LBR_DEPTH, K_ARCH_FROM, K_ARCH_TO, K_ARCH_INFO,
+    /*
+     * LBR: K_LBR plus the oracle's LbrReg, so that they convert (the
+     * slot is the record's MSR index).
+     */
+    K_LBR,
+    K_LBR_SELECT = K_LBR + LBR_REG_SELECT, K_LBR_TOS = K_LBR + LBR_REG_TOS,
+    K_LBR_FROM = K_LBR + LBR_REG_FROM, K_LBR_TO = K_LBR + LBR_REG_TO,
+    K_LBR_INFO = K_LBR + LBR_REG_INFO, K_LBR_CTL = K_LBR + LBR_REG_CTL,
+    K_LBR_DEPTH = K_LBR + LBR_REG_DEPTH,
+    K_ARCH_FROM = K_LBR + LBR_REG_ARCH_FROM,
+    K_ARCH_TO = K_LBR + LBR_REG_ARCH_TO,
+    K_ARCH_INFO = K_LBR + LBR_REG_ARCH_INFO,
 } Kind;
-
-#define NREC 32                 /* records in the largest LBR */
 
 /* SDM vol. 3B, DEBUGCTL and GLOBAL_STATUS bits of LBR */
 #define DBG_LBR         (1ULL << 0)
@@ -52,13 +61,7 @@ typedef enum Kind {
 #define DBG_FRZ_LBR     (1ULL << 11)    /* FREEZE_LBRS_ON_PMI */
 #define DBG_FRZ_PMON    (1ULL << 12)    /* FREEZE_PERFMON_ON_PMI */
 #define ST_LBR_FRZ      (1ULL << 58)
-/* IA32_LBR_CTL: LBREn, OS, USR, CALL_STACK and the class enables 22:16 */
-#define CTL_LBREN       (1ULL << 0)
-#define CTL_VALID       (0xfULL | 0x7f0000ULL)
-
-typedef struct Rec {
-    uint64_t from, to, info;
-} Rec;
+#define CTL_LBREN       (1ULL << 0)     /* IA32_LBR_CTL.LBREn */
 
 /* Everything is static: nothing is allocated per input or per op. */
 static struct {
@@ -77,21 +80,11 @@ static struct {
     bool reclaimed, filtering;
     VPMUEventFilter filter;
     /*
-     * The LBR oracle.  The configuration's consequences come from the
-     * SDM's tables (lbr.md 1.1), not from the model: record MSR bases
-     * (info 0: no MSR_LBR_INFO) and the writable LBR_SELECT bits (0: no
-     * LBR_SELECT).  Then DEBUGCTL's model-owned bits, the LBR registers
-     * and records (legacy by MSR index, architectural youngest first),
-     * the statistics, and the host's LBR policy.
+     * The LBR oracle: the LBR's registers, records and statistics, then
+     * DEBUGCTL's model-owned bits and the host's LBR policy.
      */
-    int lkind;
-    uint32_t lfrom, lto, linfo;
-    bool lsel_exists;
-    uint64_t lsel_bits;
+    LbrOracle lbr;
     uint64_t dbg;
-    uint64_t lsel, ltos, lctl, ldepth;
-    Rec lrec[NREC];
-    uint64_t lrecorded, lfiltered, lpopped;
     bool lbr_reclaimed, lbr_lost;
     VPMULbrState lbr_copy;      /* scratch: a copy to compare or load */
     /* The operation under way, for the failure report. */
@@ -103,35 +96,12 @@ static struct {
 } fz;
 
 /*
- * SDM vol. 4: every MSR an LBR register has on some CPU (the oracle's
- * list, checked against the model's vpmu_msr_ranges at start).
- */
-static const struct {
-    uint32_t base, n;
-} lbr_blocks[] = {
-    { 0x1c8, 2 }, { 0x40, 8 }, { 0x60, 8 }, { 0x680, 32 }, { 0x6c0, 32 },
-    { 0xdc0, 32 }, { 0x14ce, 2 }, { 0x1200, 32 }, { 0x1500, 32 },
-    { 0x1600, 32 },
-};
-
-/*
- * MSRs to pick from: the model's PMU ranges, every LBR MSR, and one past
- * each end of both.
+ * MSRs to pick from: the model's PMU ranges, every LBR MSR (the oracle's
+ * list, checked against the model's vpmu_msr_ranges at start), and one
+ * past each end of both.
  */
 static uint32_t msrs[64], lbr_msrs[256], edges[48];
 static unsigned nmsrs, nlbr_msrs, nedges;
-
-static bool oracle_is_lbr(uint32_t msr)
-{
-    unsigned b;
-
-    for (b = 0; b < ARRAY_SIZE(lbr_blocks); b++) {
-        if (msr - lbr_blocks[b].base < lbr_blocks[b].n) {
-            return true;
-        }
-    }
-    return false;
-}
 
 static void __attribute__((format(printf, 1, 2), noreturn))
 fail(const char *fmt, ...)
@@ -150,7 +120,7 @@ fail(const char *fmt, ...)
             fz.cfg.gp_width, fz.cfg.nr_fixed, fz.cfg.fixed_width,
             fz.cfg.perf_capabilities, fz.refuse ? ", host refuses" : "",
             fz.cfg.lbr.kind, fz.cfg.lbr.format, fz.cfg.lbr.depth,
-            fz.cfg.lbr.quirks, fz.dbg, fz.lctl, fz.ldepth,
+            fz.cfg.lbr.quirks, fz.dbg, fz.lbr.ctl, fz.lbr.depth,
             fz.lbr_reclaimed ? ", reclaimed" : "",
             fz.lbr_lost ? ", lost" : "", fz.op, fz.msr, fz.val);
     abort();
@@ -269,32 +239,14 @@ static uint64_t counter_bits(void)
            ((1ULL << fz.cfg.nr_fixed) - 1) << 32;
 }
 
-/*
- * The LBR oracle.  Per branch class: the LBR_SELECT bit that suppresses
- * it, the IA32_LBR_CTL bit that enables it and its BR_TYPE (SDM tables
- * "MSR_LBR_SELECT", "IA32_LBR_CTL", IA32_LBR_x_INFO; Linux's LBR_*_BIT
- * and ARCH_LBR_*_BIT).
- */
-static const struct {
-    int sel_bit, ctl_bit, br_type;
-} cls_rules[] = {
-    [VPMU_BRANCH_JCC] = { 2, 16, 0 },
-    [VPMU_BRANCH_JMP_REL] = { 7, 17, 2 },
-    [VPMU_BRANCH_JMP_IND] = { 6, 18, 1 },
-    [VPMU_BRANCH_CALL_REL] = { 3, 19, 4 },
-    [VPMU_BRANCH_CALL_IND] = { 4, 20, 3 },
-    [VPMU_BRANCH_RET] = { 5, 21, 5 },
-    [VPMU_BRANCH_FAR] = { 8, 22, 8 },
-};
-
 static bool lbr_legacy(void)
 {
-    return fz.lkind == VPMU_LBR_LEGACY;
+    return fz.lbr.cfg.kind == VPMU_LBR_LEGACY;
 }
 
 static bool lbr_arch(void)
 {
-    return fz.lkind == VPMU_LBR_ARCH;
+    return fz.lbr.cfg.kind == VPMU_LBR_ARCH;
 }
 
 /*
@@ -304,13 +256,13 @@ static bool lbr_arch(void)
 static bool oracle_lbr_enabled(void)
 {
     return lbr_legacy() ? fz.dbg & DBG_LBR :
-           lbr_arch() ? fz.lctl & CTL_LBREN : false;
+           lbr_arch() ? fz.lbr.ctl & CTL_LBREN : false;
 }
 
 /* SDM: GLOBAL_STATUS.LBR_FRZ (version 4) freezes the records. */
 static bool oracle_lbr_frozen(void)
 {
-    return fz.lkind != VPMU_LBR_NONE && (fz.status & ST_LBR_FRZ);
+    return fz.lbr.cfg.kind != VPMU_LBR_NONE && (fz.status & ST_LBR_FRZ);
 }
 
 /* Records are written only now: on, not frozen, the host's to use. */
@@ -320,87 +272,19 @@ static bool oracle_lbr_recording(void)
            !fz.lbr_reclaimed && !fz.lbr_lost;
 }
 
-/* SDM power-up/INIT: every LBR register and record 0, the full depth. */
+/* SDM power-up/INIT: DEBUGCTL and every LBR register and record 0. */
 static void oracle_lbr_reset(void)
 {
     fz.dbg = 0;
-    fz.lsel = fz.ltos = fz.lctl = 0;
-    fz.ldepth = fz.lkind == VPMU_LBR_NONE ? 0 : fz.cfg.lbr.depth;
-    memset(fz.lrec, 0, sizeof(fz.lrec));
-}
-
-/*
- * What the configuration means (lbr.md 1.1, from Linux's
- * intel_pmu_lbr_init_*()): Core 2 and the 8-deep Atoms have their records
- * at 0x40/0x60, KNL (8 deep, quirk) and the 16- and 32-deep classes at
- * 0x680/0x6c0; formats 5 and 7 add MSR_LBR_INFO; Core 2 and Bonnell
- * (quirk) have no LBR_SELECT; EN_CALLSTACK came with Haswell (16 deep
- * without the pre-Haswell quirk) and is in every 32-deep part.
- */
-static void oracle_lbr_init(void)
-{
-    int d = fz.cfg.lbr.depth, q = fz.cfg.lbr.quirks, f = fz.cfg.lbr.format;
-
-    fz.lkind = fz.cfg.lbr.kind;
-    fz.lfrom = fz.lto = fz.linfo = 0;
-    fz.lsel_exists = false;
-    fz.lsel_bits = 0;
-    if (lbr_legacy()) {
-        bool core = d == 4 || (d == 8 && q != VPMU_LBR_QUIRK_NHM_MSRS);
-        bool cs = (d == 16 && q != VPMU_LBR_QUIRK_NO_CALLSTACK) || d == 32;
-
-        fz.lfrom = core ? 0x40 : 0x680;
-        fz.lto = core ? 0x60 : 0x6c0;
-        fz.linfo = f == 5 || f == 7 ? 0xdc0 : 0;
-        fz.lsel_exists = d != 4 && q != VPMU_LBR_QUIRK_NO_SELECT;
-        fz.lsel_bits = !fz.lsel_exists ? 0 : cs ? 0x3ff : 0x1ff;
-    }
-    oracle_lbr_reset();
+    lbr_oracle_reset(&fz.lbr);
 }
 
 /* What an LBR MSR is in this configuration; K_NONE where it #GPs. */
 static Kind lbr_classify(uint32_t msr, unsigned *idx)
 {
-    uint32_t d = fz.cfg.lbr.depth;
+    LbrReg r = lbr_oracle_classify(&fz.lbr, msr, idx);
 
-    *idx = 0;
-    if (lbr_legacy()) {
-        /* Records at or beyond the depth #GP (kvm-unit-tests probes so) */
-        if (msr == 0x1c8) {
-            return fz.lsel_exists ? K_LBR_SELECT : K_NONE;
-        } else if (msr == 0x1c9) {
-            return K_LBR_TOS;
-        } else if (msr - fz.lfrom < d) {
-            *idx = msr - fz.lfrom;
-            return K_LBR_FROM;
-        } else if (msr - fz.lto < d) {
-            *idx = msr - fz.lto;
-            return K_LBR_TO;
-        } else if (fz.linfo && msr - fz.linfo < d) {
-            *idx = msr - fz.linfo;
-            return K_LBR_INFO;
-        }
-    } else if (lbr_arch()) {
-        /*
-         * Every IA32_LBR_x_* of the largest part (32) exists; those at or
-         * beyond IA32_LBR_DEPTH read 0 and drop writes (vpmu-lbr.c [P]).
-         */
-        if (msr == 0x14ce) {
-            return K_LBR_CTL;
-        } else if (msr == 0x14cf) {
-            return K_LBR_DEPTH;
-        } else if (msr - 0x1500 < NREC) {
-            *idx = msr - 0x1500;
-            return K_ARCH_FROM;
-        } else if (msr - 0x1600 < NREC) {
-            *idx = msr - 0x1600;
-            return K_ARCH_TO;
-        } else if (msr - 0x1200 < NREC) {
-            *idx = msr - 0x1200;
-            return K_ARCH_INFO;
-        }
-    }
-    return K_NONE;
+    return r == LBR_REG_NONE ? K_NONE : K_LBR + r;
 }
 
 static bool is_lbr_kind(Kind k)
@@ -411,168 +295,7 @@ static bool is_lbr_kind(Kind k)
 /* What RDMSR of a present LBR MSR gives. */
 static uint64_t oracle_lbr_read(Kind k, unsigned i)
 {
-    switch (k) {
-    case K_LBR_SELECT:
-        return fz.lsel;
-    case K_LBR_TOS:
-        return fz.ltos;
-    case K_LBR_FROM:
-        return fz.lrec[i].from;
-    case K_LBR_TO:
-        return fz.lrec[i].to;
-    case K_LBR_INFO:
-        return fz.lrec[i].info;
-    case K_LBR_CTL:
-        return fz.lctl;
-    case K_LBR_DEPTH:
-        return fz.ldepth;
-    case K_ARCH_FROM:
-        return i < fz.ldepth ? fz.lrec[i].from : 0;
-    case K_ARCH_TO:
-        return i < fz.ldepth ? fz.lrec[i].to : 0;
-    case K_ARCH_INFO:
-        return i < fz.ldepth ? fz.lrec[i].info : 0;
-    default:
-        return 0;
-    }
-}
-
-/* SDM: IA32_LBR_DEPTH takes the depths CPUID.1CH:EAX lists, 8..max. */
-static bool oracle_lbr_depth_ok(uint64_t v)
-{
-    return v >= 8 && v <= (uint64_t)fz.cfg.lbr.depth && !(v % 8);
-}
-
-/* A WRMSR that succeeded: what the guest reads back. */
-static void oracle_lbr_write(Kind k, unsigned i, uint64_t val)
-{
-    switch (k) {
-    case K_LBR_SELECT:
-        fz.lsel = val;
-        break;
-    case K_LBR_TOS:
-        /* The bits that index a record (vpmu-lbr.c [P]) */
-        fz.ltos = val % (uint64_t)fz.cfg.lbr.depth;
-        break;
-    case K_LBR_FROM:
-        fz.lrec[i].from = val;
-        break;
-    case K_LBR_TO:
-        fz.lrec[i].to = val;
-        break;
-    case K_LBR_INFO:
-        fz.lrec[i].info = val;
-        break;
-    case K_LBR_CTL:
-        fz.lctl = val;
-        break;
-    case K_LBR_DEPTH:
-        /* SDM: any write of IA32_LBR_DEPTH clears every record. */
-        fz.ldepth = val;
-        memset(fz.lrec, 0, sizeof(fz.lrec));
-        break;
-    case K_ARCH_FROM:
-    case K_ARCH_TO:
-    case K_ARCH_INFO:
-        if (i < fz.ldepth) {
-            uint64_t *f = k == K_ARCH_FROM ? &fz.lrec[i].from :
-                          k == K_ARCH_TO ? &fz.lrec[i].to : &fz.lrec[i].info;
-
-            *f = val;
-        }
-        break;
-    default:
-        break;
-    }
-}
-
-/* What the legacy MSRs read for a branch, by format (SDM vol. 4). */
-static void oracle_encode(uint64_t from, uint64_t to, Rec *r)
-{
-    switch (fz.cfg.lbr.format) {
-    case 3:                 /* FROM: MISPRED in 63 */
-        from &= 0x7fffffffffffffffULL;
-        break;
-    case 4:                 /* FROM: MISPRED, IN_TX, ABORT in 63:61 */
-        from &= 0x1fffffffffffffffULL;
-        break;
-    case 6:                 /* FROM: MISPRED; TO: cycles in 63:48 */
-        from &= 0x7fffffffffffffffULL;
-        to &= 0x0000ffffffffffffULL;
-        break;
-    }
-    r->from = from;
-    r->to = to;
-    r->info = 0;
-}
-
-/*
- * A branch while recording: the filters (CPL after the branch), then
- * call-stack mode (a near RET pops the youngest), then the record: TOS
- * "incremented by 1, modulo N, before recording" (legacy), entry 0 the
- * youngest (architectural).  Software has no predictor or cycle count.
- */
-static void oracle_lbr_record(uint64_t from, uint64_t to, unsigned cls,
-                              unsigned cpl)
-{
-    uint64_t d = fz.ldepth;
-    bool cs;
-
-    if (fz.lkind == VPMU_LBR_NONE || cls == VPMU_BRANCH_NONE ||
-        cls > VPMU_BRANCH_FAR) {
-        return;
-    }
-    if (lbr_legacy()) {
-        if ((fz.lsel >> cls_rules[cls].sel_bit) & 1 ||
-            (fz.lsel >> (cpl == 0 ? 0 : 1)) & 1) {
-            fz.lfiltered++;
-            return;
-        }
-        cs = (fz.lsel >> 9) & 1;
-        if (cs && cls == VPMU_BRANCH_RET) {
-            memset(&fz.lrec[fz.ltos], 0, sizeof(Rec));
-            fz.ltos = (fz.ltos + d - 1) % d;
-            fz.lpopped++;
-            return;
-        }
-        fz.ltos = (fz.ltos + 1) % d;
-        oracle_encode(from, to, &fz.lrec[fz.ltos]);
-    } else {
-        if (!((fz.lctl >> cls_rules[cls].ctl_bit) & 1) ||
-            !((fz.lctl >> (cpl == 0 ? 1 : 2)) & 1)) {
-            fz.lfiltered++;
-            return;
-        }
-        cs = (fz.lctl >> 3) & 1;
-        if (cs && cls == VPMU_BRANCH_RET) {
-            memmove(&fz.lrec[0], &fz.lrec[1], (d - 1) * sizeof(Rec));
-            memset(&fz.lrec[d - 1], 0, sizeof(Rec));
-            fz.lpopped++;
-            return;
-        }
-        memmove(&fz.lrec[1], &fz.lrec[0], (d - 1) * sizeof(Rec));
-        fz.lrec[0].from = from;
-        fz.lrec[0].to = to;
-        fz.lrec[0].info = (uint64_t)cls_rules[cls].br_type << 56;
-    }
-    fz.lrecorded++;
-}
-
-/* Legacy: records with FROM != 0; arch: those before the first 0. */
-static unsigned oracle_lbr_used(void)
-{
-    unsigned i, n = 0;
-
-    if (lbr_legacy()) {
-        for (i = 0; i < fz.ldepth; i++) {
-            n += fz.lrec[i].from != 0;
-        }
-    } else if (lbr_arch()) {
-        while (n < fz.ldepth && fz.lrec[n].from) {
-            n++;
-        }
-    }
-    return n;
+    return is_lbr_kind(k) ? lbr_oracle_read(&fz.lbr, k - K_LBR, i) : 0;
 }
 
 /*
@@ -586,28 +309,29 @@ static unsigned oracle_lbr_used(void)
  */
 static bool oracle_lbr_reachable(const VPMULbrState *l)
 {
-    uint64_t depth = lbr_arch() ? l->depth : fz.ldepth;
+    uint64_t depth = lbr_arch() ? l->depth : fz.lbr.depth;
     unsigned i;
 
     if (lbr_arch()) {
-        if (l->select || l->tos || (l->ctl & ~CTL_VALID) ||
-            !oracle_lbr_depth_ok(l->depth) || l->top >= l->depth) {
+        if (l->select || l->tos || (l->ctl & ~LBR_CTL_VALID) ||
+            !lbr_oracle_depth_ok(&fz.lbr, l->depth) || l->top >= l->depth) {
             return false;
         }
     } else {
-        /* legacy, and none, whose every field is 0 (fz.ldepth is 0) */
-        if ((l->select & ~fz.lsel_bits) || l->ctl || l->top ||
-            l->depth != fz.ldepth || (l->tos && l->tos >= fz.ldepth)) {
+        /* legacy, and none, whose every field is 0 (its depth is 0) */
+        if ((l->select & ~fz.lbr.select_bits) || l->ctl || l->top ||
+            l->depth != fz.lbr.depth ||
+            (l->tos && l->tos >= fz.lbr.depth)) {
             return false;
         }
     }
-    for (i = 0; i < NREC; i++) {
+    for (i = 0; i < LBR_NREC; i++) {
         const VPMULbrRecord *r = &l->rec[i];
 
         if (i >= depth && (r->from || r->to || r->info)) {
             return false;
         }
-        if (r->info && !lbr_arch() && !fz.linfo) {
+        if (r->info && !lbr_arch() && !fz.lbr.info) {
             return false;
         }
     }
@@ -639,7 +363,7 @@ static Kind classify(uint32_t msr, unsigned *slot)
     bool fw = fz.cfg.perf_capabilities & VPMU_PERF_CAP_FW_WRITE;
     uint32_t gp = fz.cfg.nr_gp;
 
-    if (oracle_is_lbr(msr)) {
+    if (lbr_oracle_is_lbr(msr)) {
         return lbr_classify(msr, slot);
     }
     if (msr - 0xc1 < gp) {
@@ -714,9 +438,9 @@ static uint64_t valid_bits(Kind k, unsigned slot)
     case K_CAPS:
         return fz.cfg.perf_capabilities;
     case K_LBR_SELECT:
-        return fz.lsel_bits;
+        return fz.lbr.select_bits;
     case K_LBR_CTL:
-        return CTL_VALID;
+        return LBR_CTL_VALID;
     case K_LBR_DEPTH:
         return fz.cfg.lbr.depth;        /* the largest; see write_ok() */
     case K_LBR_TOS:                     /* written modulo the depth */
@@ -751,8 +475,8 @@ static bool write_ok(Kind k, unsigned slot, uint64_t val, bool host)
     if (k == K_CAPS) {
         return host && val == fz.cfg.perf_capabilities;
     }
-    if (k == K_LBR_DEPTH) {
-        return oracle_lbr_depth_ok(val);
+    if (is_lbr_kind(k)) {
+        return lbr_oracle_write_ok(&fz.lbr, k - K_LBR, val);
     }
     return !(val & ~valid_bits(k, slot));
 }
@@ -902,33 +626,15 @@ static uint32_t pick_msr(void)
         i = take(1);
         if (lbr_arch()) {
             return (i & 0x80 ? 0x1500 : i & 0x40 ? 0x1600 : 0x1200) +
-                   i % (NREC + 1);
+                   i % (LBR_NREC + 1);
         }
-        return (i & 0x80 || !fz.linfo ? (i & 0x40 ? fz.lfrom : fz.lto) :
-                fz.linfo) + i % (fz.cfg.lbr.depth + 1);
+        return (i & 0x80 || !fz.lbr.info ?
+                (i & 0x40 ? fz.lbr.from : fz.lbr.to) : fz.lbr.info) +
+               i % (fz.cfg.lbr.depth + 1);
     } else if (b < 224) {
         return lbr_controls[b % ARRAY_SIZE(lbr_controls)];
     }
     return b < 240 ? edges[b % nedges] : (uint32_t)take(4);
-}
-
-/* An address: raw, canonical (48-bit), small, or kernel-like. */
-static uint64_t pick_addr(void)
-{
-    uint8_t b = take(1);
-    uint64_t v;
-
-    switch (b & 3) {
-    case 0:
-        return take(8);
-    case 1:
-        v = take(6);
-        return (uint64_t)((int64_t)(v << 16) >> 16);
-    case 2:
-        return take(2);
-    default:
-        return 0xffffffff81000000ULL + (b >> 2);
-    }
 }
 
 /* A reserved bit next to a valid one, where an off-by-one mask errs. */
@@ -960,7 +666,7 @@ static uint64_t pick_value(Kind k, unsigned slot)
         return 8 * (take(1) % 6) + (b & 0x10 ? (b >> 5) % 3 : 1) - 1;
     }
     if (k >= K_LBR_FROM && k != K_LBR_CTL && k != K_LBR_DEPTH && (b & 8)) {
-        return pick_addr();
+        return lbr_pick_addr(take);
     }
     switch (b % 8) {
     case 0:  return 0;
@@ -1025,7 +731,7 @@ static void do_write(uint32_t msr, uint64_t val, bool host)
         break;
     default:
         if (is_lbr_kind(k)) {
-            oracle_lbr_write(k, slot, val);
+            lbr_oracle_write(&fz.lbr, k - K_LBR, slot, val);
         }
         break;
     }
@@ -1074,7 +780,8 @@ static void do_access(bool write, bool host)
 static void check_lbr(void)
 {
     uint64_t owned = DBG_FRZ_LBR | DBG_FRZ_PMON |
-                     (fz.lkind != VPMU_LBR_NONE ? DBG_LBR | DBG_BTF : 0);
+                     (fz.lbr.cfg.kind != VPMU_LBR_NONE ? DBG_LBR | DBG_BTF
+                                                       : 0);
     const VPMULbrState *l = &fz.s.lbr;
     Error *err = NULL;
     unsigned i, slot;
@@ -1096,7 +803,7 @@ static void check_lbr(void)
              vpmu_lbr_recording(&fz.s), oracle_lbr_enabled(),
              oracle_lbr_frozen(), oracle_lbr_recording());
     }
-    if (fz.lkind == VPMU_LBR_NONE && fz.len % 16) {
+    if (fz.lbr.cfg.kind == VPMU_LBR_NONE && fz.len % 16) {
         return;
     }
     for (i = 0; i < nlbr_msrs; i++) {
@@ -1112,30 +819,33 @@ static void check_lbr(void)
                  k != K_NONE ? "reads" : "#GP", oracle_lbr_read(k, slot));
         }
     }
-    if (l->stats.recorded != fz.lrecorded ||
-        l->stats.filtered != fz.lfiltered || l->stats.popped != fz.lpopped) {
+    if (l->stats.recorded != fz.lbr.recorded ||
+        l->stats.filtered != fz.lbr.filtered ||
+        l->stats.popped != fz.lbr.popped) {
         fail("LBR recorded/filtered/popped %" PRIu64 "/%" PRIu64 "/%" PRIu64
              ", expected %" PRIu64 "/%" PRIu64 "/%" PRIu64,
              l->stats.recorded, l->stats.filtered, l->stats.popped,
-             fz.lrecorded, fz.lfiltered, fz.lpopped);
+             fz.lbr.recorded, fz.lbr.filtered, fz.lbr.popped);
     }
     /* Spelled out, though the reads above imply them: */
     if (lbr_legacy() && l->tos >= (uint64_t)fz.cfg.lbr.depth) {
         fail("TOS %" PRIu64 " is not below the depth", l->tos);
     }
-    if (lbr_arch() && (l->top >= l->depth || !oracle_lbr_depth_ok(l->depth))) {
+    if (lbr_arch() &&
+        (l->top >= l->depth || !lbr_oracle_depth_ok(&fz.lbr, l->depth))) {
         fail("top %" PRIu32 " of IA32_LBR_DEPTH %" PRIu64, l->top, l->depth);
     }
-    for (i = fz.ldepth; lbr_arch() && i < NREC; i++) {
+    for (i = fz.lbr.depth; lbr_arch() && i < LBR_NREC; i++) {
         if (hrd(0x1500 + i) || hrd(0x1600 + i) || hrd(0x1200 + i)) {
             fail("entry %u beyond IA32_LBR_DEPTH %" PRIu64 " reads non-0", i,
-                 fz.ldepth);
+                 fz.lbr.depth);
         }
     }
-    if (vpmu_lbr_records_used(l) > fz.ldepth ||
-        vpmu_lbr_records_used(l) != oracle_lbr_used()) {
+    if (vpmu_lbr_records_used(l) > fz.lbr.depth ||
+        vpmu_lbr_records_used(l) != lbr_oracle_used(&fz.lbr)) {
         fail("records_used %u, expected %u (depth %" PRIu64 ")",
-             vpmu_lbr_records_used(l), oracle_lbr_used(), fz.ldepth);
+             vpmu_lbr_records_used(l), lbr_oracle_used(&fz.lbr),
+             fz.lbr.depth);
     }
     /* Whatever a guest can reach, a migration destination takes. */
     fz.lbr_copy = *l;
@@ -1222,11 +932,11 @@ static void fuzz_save_load(bool corrupt)
         }
         if (fz.s.lbr.select || fz.s.lbr.tos || fz.s.lbr.ctl ||
             fz.s.lbr.top || vpmu_lbr_records_used(&fz.s.lbr) ||
-            fz.s.lbr.depth != (fz.lkind == VPMU_LBR_NONE ? 0 :
+            fz.s.lbr.depth != (fz.lbr.cfg.kind == VPMU_LBR_NONE ? 0 :
                                (uint64_t)fz.cfg.lbr.depth)) {
             fail("vpmu_load_state() left LBR registers behind");
         }
-        if (fz.lkind != VPMU_LBR_NONE) {
+        if (fz.lbr.cfg.kind != VPMU_LBR_NONE) {
             lbr_copy_serialized(&fz.s.lbr, &fz.lbr_copy);
             if (!vpmu_lbr_check_loaded(&fz.s.lbr, &err)) {
                 fail("a saved LBR does not load back: %s",
@@ -1363,7 +1073,7 @@ static void lbr_branch(uint64_t from, uint64_t to, unsigned cls,
     lbr_copy_serialized(&fz.lbr_copy, &fz.s.lbr);
     vpmu_lbr_branch(&fz.s, from, to, cls, cpl);
     if (recording) {
-        oracle_lbr_record(from, to, cls, cpl);
+        lbr_oracle_record(&fz.lbr, from, to, cls, cpl);
     } else if (!lbr_serialized_equal(&fz.lbr_copy, &fz.s.lbr) ||
                memcmp(&stats, &fz.s.lbr.stats, sizeof(stats))) {
         fail("a branch (class %u, cpl %u) changed the LBR while it does "
@@ -1375,10 +1085,10 @@ static void lbr_branch(uint64_t from, uint64_t to, unsigned cls,
 static void fuzz_branch(void)
 {
     unsigned cls = take(1) % (VPMU_BRANCH_FAR + 2), cpl = take(1);
-    uint64_t from = pick_addr();
+    uint64_t from = lbr_pick_addr(take);
 
     fz.op = "branch";
-    lbr_branch(from, pick_addr(), cls, cpl & 0x80 ? cpl : cpl & 3);
+    lbr_branch(from, lbr_pick_addr(take), cls, cpl & 0x80 ? cpl : cpl & 3);
 }
 
 /* Up to 40 branches, of one class or each its own: TOS wraps. */
@@ -1386,7 +1096,7 @@ static void fuzz_burst(void)
 {
     unsigned n = 1 + take(1) % 40, mode = take(1), i;
     unsigned cls = mode % (VPMU_BRANCH_FAR + 1), cpl = (mode >> 4) & 3;
-    uint64_t from = pick_addr();
+    uint64_t from = lbr_pick_addr(take);
 
     fz.op = "branch burst";
     for (i = 0; i < n; i++) {
@@ -1439,7 +1149,7 @@ static void fuzz_lbr_on(void)
 
     if (lbr_arch()) {
         do_write(0x1d9, dbg, host);
-        do_write(0x14ce, CTL_VALID & ~(b & 0x10 ? 0 : 1ULL << 3) &
+        do_write(0x14ce, LBR_CTL_VALID & ~(b & 0x10 ? 0 : 1ULL << 3) &
                  ~(b & 0x20 ? (uint64_t)take(1) << 16 : 0), host);
     } else {
         do_write(0x1d9, dbg | DBG_LBR, host);
@@ -1461,7 +1171,7 @@ static void fuzz_debug_exception(void)
     if (lbr_legacy()) {
         fz.dbg &= ~DBG_LBR;
     } else if (lbr_arch()) {
-        fz.lctl &= ~CTL_LBREN;
+        fz.lbr.ctl &= ~CTL_LBREN;
     }
 }
 
@@ -1484,7 +1194,7 @@ static void fuzz_lbr_load(void)
     lbr_copy_serialized(l, &fz.s.lbr);
     while (n--) {
         what = take(1);
-        i = (what >> 3) % NREC;
+        i = (what >> 3) % LBR_NREC;
         fields[0] = l->select;
         fields[1] = l->tos;
         fields[2] = l->ctl;
@@ -1559,7 +1269,7 @@ static void fuzz_lbr_load(void)
         error_free(err);
         if (l->select || l->tos || l->ctl || l->top ||
             vpmu_lbr_records_used(l) ||
-            l->depth != (fz.lkind == VPMU_LBR_NONE ? 0 :
+            l->depth != (fz.lbr.cfg.kind == VPMU_LBR_NONE ? 0 :
                          (uint64_t)fz.cfg.lbr.depth)) {
             fail("a refused LBR is not in its reset state");
         }
@@ -1569,8 +1279,8 @@ static void fuzz_lbr_load(void)
 
     /* Recording on, call-stack mode too, and branches of every class. */
     vpmu_msr_write(&fz.loaded, 0x1d9, DBG_LBR, false);
-    vpmu_msr_write(&fz.loaded, 0x14ce, CTL_VALID, false);
-    for (i = 0; i < 2 * NREC + 3; i++) {
+    vpmu_msr_write(&fz.loaded, 0x14ce, LBR_CTL_VALID, false);
+    for (i = 0; i < 2 * LBR_NREC + 3; i++) {
         vpmu_lbr_branch(&fz.loaded, 0x1000 + i, 0x2000 + i,
                         1 + (i * 5) % VPMU_BRANCH_FAR, i & 1);
     }
@@ -1578,8 +1288,8 @@ static void fuzz_lbr_load(void)
         vpmu_msr_read(&fz.loaded, lbr_msrs[i], &v, false);
     }
     slot = vpmu_lbr_records_used(l);
-    if ((fz.lkind == VPMU_LBR_LEGACY && l->tos >= l->depth) ||
-        (fz.lkind == VPMU_LBR_ARCH && l->top >= l->depth) ||
+    if ((lbr_legacy() && l->tos >= l->depth) ||
+        (lbr_arch() && l->top >= l->depth) ||
         slot > l->depth) {
         fail("after a load: TOS %" PRIu64 ", top %" PRIu32 ", %u records "
              "in use, depth %" PRIu64, l->tos, l->top, slot, l->depth);
@@ -1709,20 +1419,16 @@ static void fuzz_op(void)
     check_all();
 }
 
-/*
- * The legacy LBR configurations the SDM's classes allow (lbr.md 1.1):
- * formats 1-7 at depths 4, 8, 16 and 32, the LBR_INFO formats (5, 7)
- * only 32 deep, each quirk at the one depth its CPUs have.
- */
+/* The legacy LBR configurations the SDM's classes allow (lbr.md 1.1). */
 static VPMULbrConfig lbr_legacy_cfgs[64];
 static unsigned nlbr_legacy_cfgs;
 
 static void make_lists(void)
 {
     static const int depths[] = { 4, 8, 16, 32 };
-    static const int quirks[][2] = {
-        { 0, 0 }, { VPMU_LBR_QUIRK_NO_CALLSTACK, 16 },
-        { VPMU_LBR_QUIRK_NO_SELECT, 8 }, { VPMU_LBR_QUIRK_NHM_MSRS, 8 },
+    static const int quirks[] = {
+        0, VPMU_LBR_QUIRK_NO_CALLSTACK, VPMU_LBR_QUIRK_NO_SELECT,
+        VPMU_LBR_QUIRK_NHM_MSRS,
     };
     const VPMUMsrRange *r;
     unsigned b, i, f, d, q;
@@ -1730,21 +1436,23 @@ static void make_lists(void)
     for (r = vpmu_msr_ranges; r->nmsrs; r++) {
         for (i = 0; i < r->nmsrs; i++) {
             /* Every LBR MSR must reach the model, which routes them. */
-            if (oracle_is_lbr(r->base + i) !=
+            if (lbr_oracle_is_lbr(r->base + i) !=
                 vpmu_lbr_msr_is_lbr(r->base + i)) {
                 fail("MSR 0x%" PRIx32 " is%s an LBR MSR for the model",
-                     r->base + i, oracle_is_lbr(r->base + i) ? " not" : "");
+                     r->base + i,
+                     lbr_oracle_is_lbr(r->base + i) ? " not" : "");
             }
-            if (!oracle_is_lbr(r->base + i) && nmsrs < ARRAY_SIZE(msrs)) {
+            if (!lbr_oracle_is_lbr(r->base + i) &&
+                nmsrs < ARRAY_SIZE(msrs)) {
                 msrs[nmsrs++] = r->base + i;
             }
         }
         edges[nedges++] = r->base - 1;
         edges[nedges++] = r->base + r->nmsrs;
     }
-    for (b = 0; b < ARRAY_SIZE(lbr_blocks); b++) {
-        for (i = 0; i < lbr_blocks[b].n; i++) {
-            uint32_t msr = lbr_blocks[b].base + i;
+    for (b = 0; b < ARRAY_SIZE(lbr_msr_blocks); b++) {
+        for (i = 0; i < lbr_msr_blocks[b].n; i++) {
+            uint32_t msr = lbr_msr_blocks[b].base + i;
 
             for (r = vpmu_msr_ranges; r->nmsrs; r++) {
                 if (msr - r->base < r->nmsrs) {
@@ -1760,14 +1468,14 @@ static void make_lists(void)
     for (f = 1; f <= 7; f++) {
         for (d = 0; d < ARRAY_SIZE(depths); d++) {
             for (q = 0; q < ARRAY_SIZE(quirks); q++) {
-                if ((quirks[q][0] && quirks[q][1] != depths[d]) ||
-                    ((f == 5 || f == 7) && depths[d] != 32)) {
-                    continue;
-                }
-                lbr_legacy_cfgs[nlbr_legacy_cfgs++] = (VPMULbrConfig) {
+                VPMULbrConfig c = {
                     .kind = VPMU_LBR_LEGACY, .format = f,
-                    .depth = depths[d], .quirks = quirks[q][0],
+                    .depth = depths[d], .quirks = quirks[q],
                 };
+
+                if (lbr_oracle_config_ok(&c)) {
+                    lbr_legacy_cfgs[nlbr_legacy_cfgs++] = c;
+                }
             }
         }
     }
@@ -1886,7 +1594,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!vpmu_config_check(&fz.cfg, &err)) {
         fail("valid configuration refused: %s", error_get_pretty(err));
     }
-    oracle_lbr_init();
+    lbr_oracle_init(&fz.lbr, &fz.cfg.lbr);
     check_config(flags >> 4);
 
     vpmu_state_init(&fz.s, &fz.cfg, &fake_ops, NULL);
