@@ -76,6 +76,10 @@ static const Golden golden[] = {
     { "imul r32, r/m32, imm8", M64, 0, "6b c0 05", 3 },
     { "push imm32", M64, 0, "68 01 02 03 04", 5 },
     { "push imm16 (66)", M64, 0, "66 68 01 02", 4 },
+    /* F2/F3 leave the 66 in force; capstone 4.0.2 reads an imm32 here */
+    { "push imm16 (66, then an ignored F2)", M64, 0, "66 f2 68 01 02", 5 },
+    { "push imm16 (66, ignored REX, F2)", M64, VPMU_INSN_AMD,
+      "66 46 f2 68 01 02", 6 },
     /* Two- and three-byte maps */
     { "cpuid", M64, 0, "0f a2", 2 },
     { "movzx eax, byte [rax]", M64, 0, "0f b6 00", 3 },

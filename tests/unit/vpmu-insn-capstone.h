@@ -19,7 +19,7 @@ static inline const char *capstone_unreliable(const cs_insn *ci,
                                               VPMUInsnMode mode)
 {
     size_t i = 0;
-    bool p66 = false, p67 = false;
+    bool p66 = false, p67 = false, rep_after_66 = false;
 
     /* UD0 and UD1 take a ModRM (SDM); capstone decodes none.  #UD. */
     if (ci->id == X86_INS_UD0 || !strcmp(ci->mnemonic, "ud2b")) {
@@ -53,9 +53,18 @@ static inline const char *capstone_unreliable(const cs_insn *ci,
                             b[i] == 0x65 || b[i] == 0x36 ||
                             (mode == VPMU_INSN_MODE_64 &&
                              (b[i] & 0xf0) == 0x40))) {
+        rep_after_66 |= p66 && (b[i] == 0xf2 || b[i] == 0xf3);
         p66 |= b[i] == 0x66;
         p67 |= b[i] == 0x67;
         i++;
+    }
+    /*
+     * PUSH imm after 66 then F2 or F3: 4.0.2 lets the REP prefix cancel
+     * the 66 and reads an imm32; the CPU pushes an imm16 (SDM PUSH, 66 is
+     * no mandatory prefix for 68).  Found by the decoder's fuzzer.
+     */
+    if (rep_after_66 && b[i] == 0x68) {
+        return "PUSH imm16 with 66 then F2/F3";
     }
     /* 4.0.2 truncates a near branch's target to the address size */
     if (p67 && (ci->id == X86_INS_CALL || ci->id == X86_INS_JMP ||
