@@ -28,6 +28,7 @@ PY := /usr/bin/python3
 EMU := $(B)/qemu-system-x86_64
 UNIT_TESTS := tests/unit/test-vpmu-model tests/unit/test-vpmu-exact \
 	tests/unit/test-vpmu-lbr tests/unit/test-vpmu-lbr-hw \
+	tests/unit/test-vpmu-amd \
 	tests/unit/test-vpmu-insn tests/unit/test-vpmu-retire \
 	tests/unit/test-vpmu-events \
 	tests/unit/test-vpmu-perf tests/qtest/vpmu-test

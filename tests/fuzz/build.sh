@@ -6,7 +6,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage, from the repository root: tests/fuzz/build.sh
-# Output: build/fuzz/vpmu-model-fuzz (the register model),
+# Output: build/fuzz/vpmu-model-fuzz (the register model, Intel and AMD),
 # build/fuzz/vpmu-insn-fuzz (the instruction decoder and the single-step
 # classifier, cross-checked with capstone where libcapstone-dev is
 # installed) and build/fuzz/vpmu-lbr-fuzz (the LBR register model).
@@ -50,8 +50,8 @@ build() {
 
 extra= libs=
 build build/fuzz/vpmu-model-fuzz tests/fuzz/vpmu-model-fuzz.c \
-    hw/i386/vpmu/vpmu-core.c hw/i386/vpmu/vpmu-intel.c \
-    hw/i386/vpmu/vpmu-lbr.c
+    tests/fuzz/vpmu-model-fuzz-amd.c hw/i386/vpmu/vpmu-core.c hw/i386/vpmu/vpmu-intel.c \
+    hw/i386/vpmu/vpmu-amd.c hw/i386/vpmu/vpmu-lbr.c
 build build/fuzz/vpmu-lbr-fuzz tests/fuzz/vpmu-lbr-fuzz.c \
     hw/i386/vpmu/vpmu-lbr.c
 

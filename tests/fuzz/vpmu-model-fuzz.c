@@ -4,11 +4,12 @@
  * Copyright (c) 2026 The qemu-vpmu authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Drives the register model (hw/i386/vpmu/vpmu-core.c, vpmu-intel.c)
- * with a fake backend, like the unit tests, and checks it against an
- * oracle written from the SDM (vol. 3B "Performance Monitoring", vol. 4
- * for the MSRs) rather than from the model's masks, so that a wrong mask
- * shows up as a disagreement instead of being copied into the check.  The
+ * Drives the register model (hw/i386/vpmu/vpmu-core.c, vpmu-intel.c;
+ * AMD's vpmu-amd.c through vpmu-model-fuzz-amd.c) with a fake backend,
+ * like the unit tests, and checks it against an oracle written from the
+ * SDM (vol. 3B "Performance Monitoring", vol. 4 for the MSRs) rather
+ * than from the model's masks, so that a wrong mask shows up as a
+ * disagreement instead of being copied into the check.  The
  * oracle predicts every counter value and GLOBAL_STATUS exactly, which
  * covers "reads back what was written" and "status changes only for a
  * reason" at once.
@@ -27,7 +28,9 @@
  * destination must accept: exactly the states a guest can reach.
  * tests/fuzz/vpmu-lbr-fuzz.c covers the LBR file alone in more depth.
  *
- * Input: 8 configuration bytes (the PMU's six, then the LBR's two), then
+ * Input: a selector byte (0xc0 and above: an AMD PMU, the rest of the
+ * input goes to vpmu_fuzz_amd(); else the Intel PMU's version), 7 more
+ * configuration bytes (the PMU's five, then the LBR's two), then
  * operations (see fuzz_op()).
  */
 
@@ -35,6 +38,7 @@
 #include "qapi/error.h"
 #include "hw/i386/vpmu.h"
 #include "vpmu-lbr-oracle.h"
+#include "vpmu-model-fuzz.h"
 
 #define NSLOTS VPMU_MAX_COUNTERS
 
@@ -531,6 +535,20 @@ static bool event_ok(unsigned slot, uint64_t ev)
                   (f & 2 ? VPMU_EVTSEL_USR : 0));
 }
 
+/*
+ * KVM's filter key (filter_contains_match): event select and umask, and
+ * on AMD select bits 11:8 (PerfEvtSel 35:32), as code bits 19:16.
+ */
+static uint32_t filter_code(uint64_t eventsel)
+{
+    uint32_t code = eventsel & 0xffff;
+
+    if (fz.cfg.arch == VPMU_ARCH_AMD) {
+        code |= (eventsel >> 16) & 0xf0000;
+    }
+    return code;
+}
+
 /* SDM: a counter counts with its local enable, GLOBAL_CTRL, no CTR_FRZ. */
 /*
  * The host's filter, written here from KVM's rules rather than taken from
@@ -552,7 +570,7 @@ static bool policy_allows(unsigned slot)
     } else {
         for (i = 0; i < fz.filter.nevents; i++) {
             listed |= fz.filter.events[i] ==
-                      (fz.s.counters[slot].eventsel & 0xffff);
+                      filter_code(fz.s.counters[slot].eventsel);
         }
     }
     return listed != fz.filter.deny;
@@ -1038,7 +1056,7 @@ static void fuzz_policy(unsigned which)
         for (i = 0; i < fz.filter.nevents; i++) {
             slot = take(1);
             fz.filter.events[i] = slot & 0x80 ? take(2) :
-                fz.s.counters[slot % VPMU_MAX_GP].eventsel & 0xffff;
+                filter_code(fz.s.counters[slot % VPMU_MAX_GP].eventsel);
         }
         fz.filter.fixed_bitmap = take(1) & 0xf;
         fz.filtering = true;
@@ -1572,7 +1590,7 @@ static void check_config(unsigned which)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Error *err = NULL;
-    unsigned i, flags;
+    unsigned i, flags, sel;
 
     if (!nmsrs) {
         make_lists();
@@ -1580,7 +1598,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&fz, 0, sizeof(fz));
     fz.in = data;
     fz.len = size;
-    fz.cfg.version = VPMU_MIN_VERSION + take(1) % 4;
+    sel = take(1);
+    if (sel >= 0xc0) {
+        vpmu_fuzz_amd(fz.in, fz.len);
+        return 0;
+    }
+    fz.cfg.version = VPMU_MIN_VERSION + sel % 4;
     fz.cfg.nr_gp = 1 + take(1) % VPMU_MAX_GP;
     fz.cfg.nr_fixed = take(1) % (VPMU_MAX_FIXED + 1);
     fz.cfg.gp_width = VPMU_MIN_WIDTH + take(1) % 32;

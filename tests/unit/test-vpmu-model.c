@@ -817,11 +817,45 @@ static void test_filter_allow(Fixture *t, gconstpointer data)
     g_assert_false(t->f.programmed[VPMU_MAX_GP + 1]);
 }
 
+/*
+ * Filter codes: AMD's 12-bit selects (select bits 11:8 in PerfEvtSel
+ * bits 35:32) match as select[11:8] << 16; Intel's bits 35:32 are no
+ * select bits, so an Intel event never matches a select above 0xff.
+ */
+static void test_filter_codes(void)
+{
+    const VPMUHostEvent amd = {
+        .arch = VPMU_ARCH_AMD, .eventsel = 0x1000303c7ULL,
+    };
+    const VPMUHostEvent amd_low = {
+        .arch = VPMU_ARCH_AMD, .eventsel = 0x303c7,
+    };
+    const VPMUHostEvent intel = {
+        .arch = VPMU_ARCH_INTEL, .eventsel = 0x1000303c7ULL,
+    };
+    VPMUEventFilter f;
+
+    g_assert_true(vpmu_filter_parse("allow;0x1c7:0x3", &f, &error_abort));
+    g_assert_cmphex(f.events[0], ==, 0x103c7);
+    g_assert_true(vpmu_filter_allows(&f, &amd));
+    g_assert_false(vpmu_filter_allows(&f, &amd_low));
+    g_assert_false(vpmu_filter_allows(&f, &intel));
+    g_assert_true(vpmu_filter_parse("allow;0xc7:0x3", &f, &error_abort));
+    g_assert_false(vpmu_filter_allows(&f, &amd));
+    g_assert_true(vpmu_filter_allows(&f, &amd_low));
+    g_assert_true(vpmu_filter_allows(&f, &intel));
+    g_assert_true(vpmu_filter_parse("deny;0xfff:0xff", &f, &error_abort));
+    g_assert_cmphex(f.events[0], ==, 0xfffff);
+    /* What QMP builds from a select above 0xfff. */
+    f.events[0] = 0x100000;
+    g_assert_false(vpmu_filter_check(&f, NULL));
+}
+
 /* The filter's command-line form: what it accepts and what it refuses. */
 static void test_filter_parse(void)
 {
     static const char *const bad[] = {
-        "", "permit;0x3c", "deny;0x100", "deny;0x3c:0x100", "deny;zz",
+        "", "permit;0x3c", "deny;0x1000", "deny;0x3c:0x100", "deny;zz",
         "deny;;0x3c", "deny;fixed=0x10", "deny;fixed=x",
     };
     g_autoptr(GString) many = g_string_new("allow");
@@ -894,6 +928,7 @@ int main(int argc, char **argv)
     ADD("filter-allow", test_filter_allow);
     ADD("stats", test_model_stats);
     g_test_add_func("/vpmu/model/filter-parse", test_filter_parse);
+    g_test_add_func("/vpmu/model/filter-codes", test_filter_codes);
     g_test_add_func("/vpmu/model/config-check", test_config_check);
     g_test_add_func("/vpmu/model/config-from-host", test_config_from_host);
     return g_test_run();

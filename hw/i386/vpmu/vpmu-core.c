@@ -15,6 +15,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
 #include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "hw/i386/vpmu.h"
@@ -51,7 +52,7 @@ uint64_t vpmu_slot_fold(VPMUState *s, unsigned slot)
     total = c->value + (now - c->host_base);
     if (total > mask) {
         s->stats.overflows++;
-        s->global_status |= slot_bit(slot);
+        s->global_status |= slot_bit(slot) & s->overflow_status;
         if (s->arch->pmi_enabled(s, slot)) {
             s->pmi_pending = true;
         }
@@ -189,10 +190,14 @@ void vpmu_sync(VPMUState *s)
 
 bool vpmu_filter_allows(const VPMUEventFilter *f, const VPMUHostEvent *ev)
 {
-    uint16_t code = ev->eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK);
+    uint32_t code = ev->eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK);
     bool listed = false;
     uint32_t i;
 
+    /* AMD's select bits 11:8, at 35:32, go to code bits 19:16. */
+    if (ev->arch == VPMU_ARCH_AMD) {
+        code |= (ev->eventsel & VPMU_AMD_EVTSEL_EVENT_HI) >> 16;
+    }
     /* As KVM's filter: fixed counters by index, GP events by encoding. */
     if (ev->fixed) {
         listed = f->fixed_bitmap & (1u << ev->index);
@@ -317,13 +322,59 @@ void vpmu_pmi_delivered(VPMUState *s)
     s->arch->pmi_delivered(s);
 }
 
+/* The decoder of @arch (a VPMUArch), or NULL for none. */
+static const VPMUArchOps *vpmu_arch_ops(int arch)
+{
+    switch (arch) {
+    case VPMU_ARCH_INTEL:
+        return &vpmu_intel_ops;
+    case VPMU_ARCH_AMD:
+        return &vpmu_amd_ops;
+    default:
+        return NULL;
+    }
+}
+
+bool vpmu_config_check(const VPMUConfig *cfg, Error **errp)
+{
+    const VPMUArchOps *arch = vpmu_arch_ops(cfg->arch);
+
+    if (!arch) {
+        error_setg(errp, "vPMU: PMU architecture %d is not implemented "
+                   "(pmu-arch)", cfg->arch);
+        return false;
+    }
+    return arch->config_check(cfg, errp);
+}
+
+const VPMUMsrRange *vpmu_msr_ranges_of(const VPMUConfig *cfg)
+{
+    const VPMUArchOps *arch = vpmu_arch_ops(cfg->arch);
+
+    return arch ? arch->ranges : vpmu_msr_ranges;
+}
+
+bool vpmu_pmi_masks_lvtpc(const VPMUState *s)
+{
+    return s->arch->mask_lvtpc_on_pmi;
+}
+
+void vpmu_msr_name(uint32_t msr, char *buf, size_t len)
+{
+    /* MSR numbers of the two vendors' PMUs do not overlap. */
+    if (!vpmu_intel_ops.msr_name(msr, buf, len) &&
+        !vpmu_amd_ops.msr_name(msr, buf, len)) {
+        snprintf(buf, len, "MSR 0x%" PRIx32, msr);
+    }
+}
+
 void vpmu_state_init(VPMUState *s, const VPMUConfig *cfg,
                      const VPMUBackendOps *ops, void *opaque)
 {
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
-    /* The only decoder so far; a VPMUConfig field will choose. */
-    s->arch = &vpmu_intel_ops;
+    /* @cfg is checked: its arch has a decoder. */
+    s->arch = vpmu_arch_ops(cfg->arch);
     s->ops = ops;
     s->opaque = opaque;
     /* The LBR stack is a model of its own; the decoder routes its MSRs. */
@@ -333,6 +384,7 @@ void vpmu_state_init(VPMUState *s, const VPMUConfig *cfg,
     s->fixed_mask = low_bits(cfg->fixed_width);
     s->counters_mask = low_bits(cfg->nr_gp) |
         low_bits(cfg->nr_fixed) << VPMU_FIXED_BASE_BIT;
+    s->overflow_status = s->counters_mask;
     s->arch->init_masks(s);
 
     vpmu_reset(s);
@@ -354,13 +406,15 @@ uint64_t vpmu_poll(VPMUState *s)
 bool vpmu_msr_read(VPMUState *s, uint32_t msr, uint64_t *val, bool host)
 {
     bool ok = s->arch->msr_read(s, msr, val, host);
+    char name[VPMU_MSR_NAME_LEN];
 
     if (!ok) {
         *val = 0;
         if (!host && !vpmu_lbr_msr_is_lbr(msr)) {
-            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: RDMSR 0x%" PRIx32
-                          ": not present in this PMU configuration (#GP)\n",
-                          msr);
+            vpmu_msr_name(msr, name, sizeof(name));
+            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: RDMSR %s (0x%" PRIx32
+                          "): not present in this PMU configuration "
+                          "(#GP)\n", name, msr);
         }
     }
     trace_vpmu_msr_read(msr, *val, host, ok);
@@ -371,16 +425,18 @@ bool vpmu_msr_write(VPMUState *s, uint32_t msr, uint64_t val, bool host)
 {
     uint64_t rsvd;
     bool ok = s->arch->msr_write(s, msr, val, host, &rsvd);
+    char name[VPMU_MSR_NAME_LEN];
 
     if (!ok && !host && !vpmu_lbr_msr_is_lbr(msr)) {
+        vpmu_msr_name(msr, name, sizeof(name));
         if (rsvd) {
-            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR 0x%" PRIx32
-                          " <- 0x%" PRIx64 ": reserved bits 0x%" PRIx64
-                          " set (#GP)\n", msr, val, rsvd);
+            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR %s (0x%" PRIx32
+                          ") <- 0x%" PRIx64 ": reserved bits 0x%" PRIx64
+                          " set (#GP)\n", name, msr, val, rsvd);
         } else {
-            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR 0x%" PRIx32
-                          " <- 0x%" PRIx64 ": not writable in this PMU "
-                          "configuration (#GP)\n", msr, val);
+            qemu_log_mask(LOG_GUEST_ERROR, "vpmu: WRMSR %s (0x%" PRIx32
+                          ") <- 0x%" PRIx64 ": not writable in this PMU "
+                          "configuration (#GP)\n", name, msr, val);
         }
     }
     trace_vpmu_msr_write(msr, val, host, ok);
@@ -390,6 +446,8 @@ bool vpmu_msr_write(VPMUState *s, uint32_t msr, uint64_t val, bool host)
 void vpmu_saved_state_init(VPMUSavedState *st, const VPMUConfig *cfg)
 {
     memset(st, 0, sizeof(*st));
+    st->arch = cfg->arch;
+    st->amd_perfctr_core = cfg->amd_perfctr_core;
     st->version = cfg->version;
     st->nr_gp = cfg->nr_gp;
     st->nr_fixed = cfg->nr_fixed;

@@ -52,13 +52,17 @@ const VPMUMsrRange *const vpmu_msr_ranges = vpmu_msr_range_table;
 
 void vpmu_config_default(VPMUConfig *cfg)
 {
+    /* Every field: callers need not clear @cfg first. */
     *cfg = (VPMUConfig) {
+        .arch = VPMU_ARCH_INTEL,
         .version = 2,
         .nr_gp = 4,
         .nr_fixed = 3,
         .gp_width = VPMU_DEFAULT_WIDTH,
         .fixed_width = VPMU_DEFAULT_WIDTH,
         .perf_capabilities = VPMU_PERF_CAP_FW_WRITE,
+        .lbr = { .kind = VPMU_LBR_NONE },
+        .amd_perfctr_core = false,
     };
 }
 
@@ -97,7 +101,7 @@ static bool check_range(const char *prop, int val, int min, int max,
     return true;
 }
 
-bool vpmu_config_check(const VPMUConfig *cfg, Error **errp)
+static bool intel_config_check(const VPMUConfig *cfg, Error **errp)
 {
     uint64_t lbr_caps = cfg->lbr.kind != VPMU_LBR_NONE ?
                         VPMU_PERF_CAP_LBR_FMT : 0;
@@ -113,6 +117,12 @@ bool vpmu_config_check(const VPMUConfig *cfg, Error **errp)
                      VPMU_MAX_WIDTH, errp) ||
         !check_range("pmu-counter-width", cfg->fixed_width, VPMU_MIN_WIDTH,
                      VPMU_MAX_WIDTH, errp)) {
+        return false;
+    }
+    if (cfg->amd_perfctr_core) {
+        error_setg(errp, "vPMU: perfctr-core is AMD's core performance "
+                   "counter extension, which an Intel PMU does not have "
+                   "(pmu-arch)");
         return false;
     }
     if (caps_unknown) {
@@ -172,6 +182,7 @@ static void slot_host_event(const VPMUState *s, unsigned slot,
     };
 
     memset(ev, 0, sizeof(*ev));
+    ev->arch = VPMU_ARCH_INTEL;
     if (slot_is_fixed(slot)) {
         unsigned idx = slot - VPMU_MAX_GP;
         unsigned field = fixed_field(s, idx);
@@ -321,6 +332,10 @@ void vpmu_lbr_debug_exception(VPMUState *s)
 
 uint64_t vpmu_debugctl_owned(const VPMUState *s)
 {
+    /* AMD's DEBUGCTL has no PMU bits, and its LBR is not modelled. */
+    if (s->cfg.arch != VPMU_ARCH_INTEL) {
+        return 0;
+    }
     return VPMU_DEBUGCTL_PMU_BITS |
            (s->lbr.cfg.kind != VPMU_LBR_NONE ?
             VPMU_DEBUGCTL_LBR | VPMU_DEBUGCTL_BTF : 0);
@@ -618,7 +633,12 @@ void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
      * seven are offered (the backend reports those the host cannot count).
      * ECX (version 5): bitmap of the fixed counters present.
      * EDX: fixed counters and their width; version 5 deprecates AnyThread.
+     * AMD has no leaf 0xA.
      */
+    if (cfg->arch != VPMU_ARCH_INTEL) {
+        *eax = *ebx = *ecx = *edx = 0;
+        return;
+    }
     *eax = cfg->version | cfg->nr_gp << 8 | cfg->gp_width << 16 | 7 << 24;
     *ebx = 0;
     *ecx = cfg->version >= 5 ? low_bits(cfg->nr_fixed) : 0;
@@ -648,6 +668,13 @@ static bool vpmu_load_config(const VPMUState *s, const VPMUSavedState *in,
     };
     unsigned i;
 
+    if (in->arch != VPMU_ARCH_INTEL) {
+        error_setg(errp, "the migration stream's PMU is %s, this QEMU's is "
+                   "Intel's; start it with the source's CPU vendor and "
+                   "pmu-arch", in->arch == VPMU_ARCH_AMD ? "AMD's" :
+                   "of an unknown architecture");
+        return false;
+    }
     for (i = 0; i < ARRAY_SIZE(fields); i++) {
         int32_t saved = *(const int32_t *)((const char *)in +
                                            fields[i].saved);
@@ -678,7 +705,7 @@ static bool vpmu_load_config(const VPMUState *s, const VPMUSavedState *in,
 }
 
 /* The SDM's name of a PMU MSR, for messages ("IA32_PERFEVTSEL5"). */
-void vpmu_msr_name(uint32_t msr, char *buf, size_t len)
+static bool intel_msr_name(uint32_t msr, char *buf, size_t len)
 {
     static const struct {
         uint32_t base, n;
@@ -707,20 +734,20 @@ void vpmu_msr_name(uint32_t msr, char *buf, size_t len)
     for (i = 0; i < ARRAY_SIZE(blocks); i++) {
         if (msr - blocks[i].base < blocks[i].n) {
             snprintf(buf, len, "%s%u", blocks[i].name, msr - blocks[i].base);
-            return;
+            return true;
         }
     }
     for (i = 0; i < ARRAY_SIZE(single); i++) {
         if (msr == single[i].msr) {
             snprintf(buf, len, "%s", single[i].name);
-            return;
+            return true;
         }
     }
     if (vpmu_lbr_msr_is_lbr(msr)) {
         vpmu_lbr_msr_name(msr, buf, len);
-        return;
+        return true;
     }
-    snprintf(buf, len, "MSR 0x%" PRIx32, msr);
+    return false;
 }
 
 /*
@@ -730,7 +757,7 @@ void vpmu_msr_name(uint32_t msr, char *buf, size_t len)
 static void vpmu_load_error(const VPMUState *s, uint32_t msr, uint64_t val,
                             uint64_t rsvd, Error **errp)
 {
-    char name[32];
+    char name[VPMU_MSR_NAME_LEN];
     bool counter = msr - VPMU_MSR_A_PMC0 < VPMU_MAX_GP ||
                    msr - VPMU_MSR_FIXED_CTR0 < VPMU_MAX_FIXED;
 
@@ -754,7 +781,7 @@ static void vpmu_load_error(const VPMUState *s, uint32_t msr, uint64_t val,
 static bool vpmu_load_absent(const VPMUState *s, const VPMUSavedState *in,
                              Error **errp)
 {
-    char name[32];
+    char name[VPMU_MSR_NAME_LEN];
     unsigned i;
 
     for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
@@ -843,6 +870,9 @@ static bool intel_load(VPMUState *s, const VPMUSavedState *in, Error **errp)
 
 const VPMUArchOps vpmu_intel_ops = {
     .ranges = vpmu_msr_range_table,
+    .mask_lvtpc_on_pmi = true,
+    .config_check = intel_config_check,
+    .msr_name = intel_msr_name,
     .init_masks = intel_init_masks,
     .reset = intel_reset,
     .wants_counting = slot_wants_counting,

@@ -8,9 +8,11 @@
  * The register model is a vendor-neutral counter core (vpmu-core.c:
  * counter slots, folding host counts, wrap and overflow, the backend, host
  * policy, the save/load driver) and a register decoder that says what each
- * MSR means (vpmu-intel.c: the Intel architectural PMU).  The core reaches
- * the decoder only through the VPMUArchOps table that vpmu_state_init()
- * stores in VPMUState; decoders use the core through the helpers below.
+ * MSR means (vpmu-intel.c: the Intel architectural PMU; vpmu-amd.c: AMD's
+ * K7, core extension and PerfMonV2).  The core reaches the decoder only
+ * through the VPMUArchOps table that vpmu_state_init() chooses by
+ * cfg->arch and stores in VPMUState; decoders use the core through the
+ * helpers below.
  *
  * A decoder's writes only validate and update registers and mark the
  * counters they affect dirty (s->dirty |= slot_bit(slot)); vpmu_sync()
@@ -28,13 +30,28 @@
  */
 typedef struct VPMUArchOps {
     /*
-     * Every MSR the decoder answers, terminated by { 0, 0 }; for now
-     * vpmu_msr_ranges is the Intel decoder's.
+     * Every MSR the decoder answers, terminated by { 0, 0 }
+     * (vpmu_msr_ranges_of(); vpmu_msr_ranges is the Intel decoder's).
      */
     const VPMUMsrRange *ranges;
     /*
+     * Whether delivering a PMI masks the LVTPC (vpmu_pmi_masks_lvtpc()):
+     * the SDM says so for Intel; the AMD local APIC leaves it alone.
+     */
+    bool mask_lvtpc_on_pmi;
+    /*
+     * Check a configuration of this arch (vpmu_config_check(), which has
+     * checked cfg->arch).  Errors name the -cpu property.
+     */
+    bool (*config_check)(const VPMUConfig *cfg, Error **errp);
+    /*
+     * Name @msr as vpmu_msr_name() does, if it is one of this vendor's
+     * PMU MSRs (whatever the configuration); else return false.
+     */
+    bool (*msr_name)(uint32_t msr, char *buf, size_t len);
+    /*
      * Derive the reserved-bit masks from s->cfg; the core has set the
-     * width masks and counters_mask.
+     * width masks, counters_mask and overflow_status (= counters_mask).
      */
     void (*init_masks)(VPMUState *s);
     /*
@@ -72,6 +89,8 @@ typedef struct VPMUArchOps {
 
 /* The Intel architectural PMU (vpmu-intel.c). */
 extern const VPMUArchOps vpmu_intel_ops;
+/* AMD: K7, the core extension and PerfMonV2 (vpmu-amd.c). */
+extern const VPMUArchOps vpmu_amd_ops;
 
 /* Bits [n-1:0]; unlike MAKE_64BIT_MASK, defined for n == 0. */
 static inline uint64_t low_bits(unsigned n)

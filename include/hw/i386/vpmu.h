@@ -103,6 +103,30 @@
 #define VPMU_MAX_COUNTERS               (VPMU_MAX_GP + VPMU_MAX_FIXED)
 #define VPMU_FIXED_BASE_BIT             32   /* GLOBAL_CTRL bit of fixed 0 */
 
+/*
+ * AMD PMU MSRs (AMD APM vol. 2; Linux msr-index.h): K7 legacy, the core
+ * extension (CTL and CTR interleaved, counters 0-3 aliasing the K7 ones)
+ * and PerfMonV2's global registers.
+ */
+#define VPMU_MSR_K7_EVNTSEL0            0xc0010000
+#define VPMU_MSR_K7_PERFCTR0            0xc0010004
+#define VPMU_MSR_F15H_PERF_CTL0         0xc0010200  /* CTR i: CTL i + 1 */
+#define VPMU_MSR_AMD_GLOBAL_STATUS      0xc0000300
+#define VPMU_MSR_AMD_GLOBAL_CTL         0xc0000301
+#define VPMU_MSR_AMD_GLOBAL_STATUS_CLR  0xc0000302
+#define VPMU_MSR_AMD_GLOBAL_STATUS_SET  0xc0000303
+#define VPMU_AMD_K7_COUNTERS            4
+#define VPMU_AMD_MAX_COUNTERS           6   /* KVM_MAX_NR_AMD_GP_COUNTERS */
+#define VPMU_AMD_WIDTH                  48
+/* AMD PerfEvtSel: EventSelect[11:8] lives in bits 35:32 */
+#define VPMU_AMD_EVTSEL_EVENT_HI        0x0000000f00000000ULL
+/*
+ * AMD PerfEvtSel bits 40 (Guest-Only) and 41 (Host-Only).  KVM's AMD vPMU
+ * treats them as reserved (they read as zero), and so does the model.
+ */
+#define VPMU_AMD_EVTSEL_GUESTONLY       (1ULL << 40)
+#define VPMU_AMD_EVTSEL_HOSTONLY        (1ULL << 41)
+
 /* Architectural event encodings that the fixed counters count. */
 #define VPMU_EVENT_INST_RETIRED         0x00c0
 #define VPMU_EVENT_CORE_CYCLES          0x003c
@@ -111,12 +135,22 @@
 #define VPMU_EVENT_FIXED_REF_CYCLES     0x0300
 #define VPMU_EVENT_TOPDOWN_SLOTS        0x0400
 
+/* Whose PMU the guest has: its MSRs, CPUID leaves and PMI rules. */
+typedef enum VPMUArch {
+    VPMU_ARCH_INTEL,        /* architectural PMU, CPUID leaf 0xA */
+    VPMU_ARCH_AMD,          /* K7, core extension, PerfMonV2 */
+} VPMUArch;
+
 /*
  * What the guest is told it has.  Fields are plain ints so that a
  * configuration from the command line can be checked before it is used.
  */
 typedef struct VPMUConfig {
-    int version;                /* CPUID.0AH:EAX[7:0] */
+    /*
+     * Intel: CPUID.0AH:EAX[7:0].  AMD: 1 without PerfMonV2 (CPUID
+     * 0x80000022 EAX[0]), 2 with it.
+     */
+    int version;
     int nr_gp;                  /* general-purpose counters */
     int nr_fixed;               /* fixed-function counters */
     int gp_width;               /* bits in a GP counter */
@@ -124,6 +158,17 @@ typedef struct VPMUConfig {
     /* IA32_PERF_CAPABILITIES; bits 5:0 are the LBR format (lbr.format) */
     uint64_t perf_capabilities;
     VPMULbrConfig lbr;          /* kind VPMU_LBR_NONE: no LBR */
+    /*
+     * VPMUArch.  Last, with the AMD field, so that the fields before keep
+     * their places (0, Intel, where an initializer stops before it).
+     */
+    int arch;
+    /*
+     * AMD: the core extension (CPUID 0x80000001 ECX[23] PERFCTR_CORE),
+     * 6 counters at 0xC0010200; without it 4 K7 counters.  AMD has
+     * nr_fixed 0, widths 48, perf_capabilities 0 and no LBR.
+     */
+    bool amd_perfctr_core;
 } VPMUConfig;
 
 /*
@@ -132,13 +177,16 @@ typedef struct VPMUConfig {
  * that toggling them never looks like a new event to the backend.
  */
 typedef struct VPMUHostEvent {
+    uint8_t arch;           /* VPMUArch: how @eventsel reads */
     bool fixed;             /* a fixed-function counter */
     uint8_t index;          /* GP or fixed counter number */
     /*
      * IA32_PERFEVTSELx layout without EN, INT and AnyThread (which never
      * reaches the host: see slot_host_event()).  For a fixed counter it
      * holds the architectural event the counter counts, with USR and OS
-     * taken from its IA32_FIXED_CTR_CTRL field.
+     * taken from its IA32_FIXED_CTR_CTRL field.  AMD: PerfEvtSel without
+     * EN, INT and the reserved bits (19, 21, 36-63 but 35:32, the select's
+     * high nibble; Host-Only/Guest-Only never reach the host).
      */
     uint64_t eventsel;
 } VPMUHostEvent;
@@ -182,13 +230,16 @@ typedef struct VPMUBackendOps {
  * KVM_SET_PMU_EVENT_FILTER: an allow or deny list of (event select, umask)
  * pairs for the GP counters and a bitmap for the fixed counters.  A
  * counter the filter refuses counts nothing (it reads as frozen).
+ * Selects have 12 bits (AMD's); an Intel PMU's event never matches one
+ * above 0xff, and an AMD PMU has no fixed counters.
  */
 #define VPMU_FILTER_MAX_EVENTS          64
 
 typedef struct VPMUEventFilter {
     bool deny;                  /* a deny list, else an allow list */
     uint32_t nevents;
-    uint16_t events[VPMU_FILTER_MAX_EVENTS];   /* select | umask << 8 */
+    /* select[7:0] | umask << 8 | select[11:8] << 16 */
+    uint32_t events[VPMU_FILTER_MAX_EVENTS];
     uint32_t fixed_bitmap;      /* bit n: fixed counter n is listed */
 } VPMUEventFilter;
 
@@ -226,6 +277,11 @@ typedef struct VPMUState {
 
     /* Derived from @cfg by vpmu_state_init(): masks, as in KVM's refresh. */
     uint64_t gp_mask;               /* value bits of a GP counter */
+    /*
+     * The GLOBAL_STATUS bits an overflow sets: counters_mask, or none on
+     * an AMD PMU without PerfMonV2, which has no status register.
+     */
+    uint64_t overflow_status;
     uint64_t fixed_mask;            /* value bits of a fixed counter */
     uint64_t counters_mask;         /* GLOBAL_CTRL bits of present counters */
     uint64_t evtsel_rsvd;
@@ -270,8 +326,21 @@ typedef struct VPMUState {
     void *opaque;
 } VPMUState;
 
-/* Defaults for a host that reports no PMU: v2, 4 GP, 3 fixed, 48 bits. */
+/*
+ * Defaults for a host that reports no PMU: Intel v2, 4 GP, 3 fixed, 48
+ * bits.  Like vpmu_config_amd() and vpmu_config_from_host(), it sets
+ * every field of @cfg.
+ */
 void vpmu_config_default(VPMUConfig *cfg);
+/*
+ * An AMD PMU: PerfMonV2 (@perfmon_v2, which needs @perfctr_core) with
+ * @nr_gp counters (1..6), else 6 core-extension or 4 K7 counters.
+ * @nr_gp <= 0 means the flavour's count (6 with PerfMonV2); another is
+ * kept as given, so that vpmu_config_check() can refuse it by name.
+ * Checked by vpmu_config_check() like any other.
+ */
+void vpmu_config_amd(VPMUConfig *cfg, bool perfctr_core, bool perfmon_v2,
+                     int nr_gp);
 /*
  * Defaults that follow a host's CPUID leaf 0xA, capped at what the model
  * implements; vpmu_config_default() where the host reports no PMU.
@@ -303,6 +372,8 @@ typedef struct VPMUMsrRange {
  * so that they #GP as the SDM says instead of reaching KVM's own PMU.
  */
 extern const VPMUMsrRange *const vpmu_msr_ranges;
+/* The same for @cfg's arch (vpmu_msr_ranges is Intel's). */
+const VPMUMsrRange *vpmu_msr_ranges_of(const VPMUConfig *cfg);
 
 /*
  * Access an MSR as the guest (@host false) or as the host (@host true,
@@ -359,11 +430,17 @@ void vpmu_set_lbr_lost(VPMUState *s, bool lost);
  */
 typedef struct VPMUSavedState {
     int32_t version, nr_gp, nr_fixed, gp_width, fixed_width;
+    /*
+     * VPMUArch.  A stream says it in its own subsection, absent for
+     * Intel, so that an Intel stream stays what it was before AMD.
+     */
+    int32_t arch;
     uint64_t perf_capabilities;
     uint64_t global_ctrl, global_status, fixed_ctr_ctrl, debugctl;
     uint64_t eventsel[VPMU_MAX_GP];
     uint64_t value[VPMU_MAX_COUNTERS];
     bool pmi_pending;
+    bool amd_perfctr_core;      /* with arch, in the same subsection */
 } VPMUSavedState;
 
 /* A state for @cfg with every register 0 (what an empty stream says). */
@@ -389,9 +466,9 @@ void vpmu_set_filter(VPMUState *s, const VPMUEventFilter *filter);
 bool vpmu_filter_allows(const VPMUEventFilter *f, const VPMUHostEvent *ev);
 /*
  * The command-line form of a filter: "allow" or "deny", then ";"-separated
- * items: EVENT or EVENT:UMASK (numbers, e.g. 0x3c:0x00) and fixed=BITMAP.
- * "deny;0xc0;fixed=0x1" stops instructions retired, on GP and fixed
- * counter 0.
+ * items: EVENT or EVENT:UMASK (numbers, e.g. 0x3c:0x00; EVENT up to 0xfff)
+ * and fixed=BITMAP.  "deny;0xc0;fixed=0x1" stops instructions retired, on
+ * GP and fixed counter 0.
  */
 bool vpmu_filter_parse(const char *str, VPMUEventFilter *f, Error **errp);
 /* Check a filter built elsewhere (QMP) the way the parser does. */
@@ -420,11 +497,29 @@ uint64_t vpmu_slot_folded_value(const VPMUState *s, unsigned slot);
  */
 uint64_t vpmu_slot_current_value(VPMUState *s, unsigned slot);
 
-/* The SDM's name of a PMU MSR ("IA32_PERFEVTSEL5"), for messages. */
+/*
+ * The name of a PMU MSR, for messages: the SDM's for Intel
+ * ("IA32_PERFEVTSEL5"), Linux's msr-index.h for AMD ("MSR_K7_EVNTSEL0",
+ * "MSR_F15H_PERF_CTR5", "MSR_AMD64_PERF_CNTR_GLOBAL_STATUS"), "MSR 0x..."
+ * for others.  VPMU_MSR_NAME_LEN holds every name.
+ */
+#define VPMU_MSR_NAME_LEN               48
 void vpmu_msr_name(uint32_t msr, char *buf, size_t len);
 
-/* CPUID leaf 0xA as the configuration describes it. */
+/* CPUID leaf 0xA as the configuration describes it (all 0 for AMD). */
 void vpmu_cpuid_0xa(const VPMUConfig *cfg, uint32_t *eax, uint32_t *ebx,
                     uint32_t *ecx, uint32_t *edx);
+/*
+ * CPUID leaf 0x80000022 (AMD PerfMonV2: EAX[0], EBX[3:0] counters), all
+ * 0 for Intel or an AMD PMU without PerfMonV2.  0x80000001 ECX[23] is
+ * cfg->amd_perfctr_core.
+ */
+void vpmu_cpuid_0x80000022(const VPMUConfig *cfg, uint32_t *eax,
+                           uint32_t *ebx, uint32_t *ecx, uint32_t *edx);
+/*
+ * Whether delivering a PMI masks the LVTPC (Intel, SDM), which the glue
+ * then does; the AMD local APIC does not.
+ */
+bool vpmu_pmi_masks_lvtpc(const VPMUState *s);
 
 #endif
