@@ -234,6 +234,72 @@ static void test_hand_over(void)
     teardown(&f);
 }
 
+/*
+ * AMD guests (events as the AMD model hands them on): retired
+ * instructions (0xC0) and retired branch instructions (0xC2), umask 0
+ * and select bits 11:8 clear, count here; 0xC4 (AMD's taken branches),
+ * 0xC2 with a umask or as select 0x1C2 do not.  Intel keeps 0xC0 and
+ * 0xC4, never 0xC2.
+ */
+static void test_amd_events(void)
+{
+    static const struct {
+        int arch;
+        uint64_t eventsel;
+        bool exact;
+    } cases[] = {
+        { VPMU_ARCH_AMD, 0x00c0, true },
+        { VPMU_ARCH_AMD, 0x00c2, true },
+        { VPMU_ARCH_AMD, 0x00c4, false },
+        { VPMU_ARCH_AMD, 0x01c2, false },
+        { VPMU_ARCH_AMD, 0x1000000c2ULL, false },
+        { VPMU_ARCH_AMD, 0x1000000c0ULL, false },
+        { VPMU_ARCH_INTEL, 0x00c0, true },
+        { VPMU_ARCH_INTEL, 0x00c4, true },
+        { VPMU_ARCH_INTEL, 0x00c2, false },
+        { VPMU_ARCH_INTEL, 0x1000000c4ULL, true },  /* no select bits */
+    };
+    VPMUHostEvent br = {
+        .arch = VPMU_ARCH_AMD, .index = 0,
+        .eventsel = 0x00c2 | VPMU_EVTSEL_USR | VPMU_EVTSEL_OS,
+    };
+    VPMUHostEvent insn = {
+        .arch = VPMU_ARCH_AMD, .index = 1,
+        .eventsel = 0x00c0 | VPMU_EVTSEL_OS,
+    };
+    Inner inner = { 0 };
+    VPMUExact *ex;
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        VPMUHostEvent ev = {
+            .arch = cases[i].arch, .eventsel = cases[i].eventsel,
+        };
+
+        g_test_message("arch %d eventsel 0x%" PRIx64, cases[i].arch,
+                       cases[i].eventsel);
+        g_assert_cmpint(vpmu_exact_event(&ev), ==, cases[i].exact);
+    }
+
+    ex = vpmu_exact_new(&inner_ops, &inner);
+    g_assert_true(vpmu_exact_ops.program(ex, 0, &br, 0));
+    g_assert_true(vpmu_exact_ops.program(ex, 1, &insn, 0));
+    vpmu_exact_ops.set_enabled(ex, 0, true);
+    vpmu_exact_ops.set_enabled(ex, 1, true);
+    g_assert_cmphex(vpmu_exact_stepping(ex), ==, 0x3);
+    g_assert_cmpuint(inner.programs, ==, 0);
+    for (i = 0; i < 5; i++) {
+        VPMUExactRetired r = { .cpl = i < 3 ? 0 : 3, .branch = i & 1 };
+
+        vpmu_exact_retire(ex, &r);
+    }
+    g_assert_cmpuint(vpmu_exact_ops.read(ex, 0), ==, 2);
+    g_assert_cmpuint(vpmu_exact_ops.read(ex, 1), ==, 3);
+    vpmu_exact_ops.release(ex, 0);
+    vpmu_exact_ops.release(ex, 1);
+    vpmu_exact_free(ex);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -243,5 +309,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu-exact/cmask-inv-edge", test_cmask_inv_edge);
     g_test_add_func("/vpmu-exact/overflow-exact", test_overflow_exact);
     g_test_add_func("/vpmu-exact/hand-over", test_hand_over);
+    g_test_add_func("/vpmu-exact/amd-events", test_amd_events);
     return g_test_run();
 }

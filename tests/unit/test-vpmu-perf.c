@@ -27,6 +27,7 @@ typedef struct FakeFd {
     uint64_t period;            /* last PERF_EVENT_IOC_PERIOD */
     bool eof;                   /* pinned error state: read() returns 0 */
     bool bts;                   /* perf made it a Branch Trace Store event */
+    uint64_t hw_config;         /* AMD host: the PerfEvtSel perf programs */
     bool mapped;
     struct perf_event_mmap_page page;   /* vpmu-rdpmc */
 } FakeFd;
@@ -46,10 +47,13 @@ static struct {
      * IOC_PERIOD, the old period kept); BTS for period 1 on 0x00c4
      * (intel_pmu_has_bts_period before 6.19); host perf holding the
      * counter (a pinned event reads EOF, and ENABLE fails to schedule it
-     * again, with another error signal).
+     * again, with another error signal).  On an AMD host (@amd_host),
+     * perf keeps AMD64_RAW_EVENT_MASK of a raw config (amd_pmu_hw_config)
+     * and there is no BTS.
      */
     uint64_t limit_period;
     bool counter_taken;
+    bool amd_host;
     unsigned error_signals;
     int rdpmc_tid;              /* thread of the last RDPMC */
 } fk;
@@ -57,8 +61,40 @@ static struct {
 /* intel_pmu_has_bts_period(), without the 6.19 exclude_host check. */
 static bool fake_is_bts(const struct perf_event_attr *attr, uint64_t period)
 {
-    return attr->type == PERF_TYPE_RAW && (attr->config & 0xffff) == 0x00c4 &&
-           period == 1;
+    return !fk.amd_host && attr->type == PERF_TYPE_RAW &&
+           (attr->config & 0xffff) == 0x00c4 && period == 1;
+}
+
+/* perf_event.h: X86_RAW_EVENT_MASK | AMD64_EVENTSEL_EVENT */
+#define AMD64_RAW_EVENT_MASK    0x0000000fff84ffffULL
+#define AMD64_EVENTSEL_GUESTONLY (1ULL << 40)
+#define AMD64_EVENTSEL_HOSTONLY (1ULL << 41)
+
+/*
+ * The PerfEvtSel an AMD host programs for a raw event, but EN:
+ * x86_pmu_hw_config() (INT, USR, OS), amd_pmu_hw_config() (the raw
+ * config masked), amd_core_hw_config() (exclude_host: Guest-Only;
+ * exclude_guest: Host-Only; both: neither ring).
+ */
+static uint64_t fake_amd_hw_config(const struct perf_event_attr *attr)
+{
+    uint64_t hw = VPMU_EVTSEL_INT;
+
+    if (!attr->exclude_user) {
+        hw |= VPMU_EVTSEL_USR;
+    }
+    if (!attr->exclude_kernel) {
+        hw |= VPMU_EVTSEL_OS;
+    }
+    hw |= attr->config & AMD64_RAW_EVENT_MASK;
+    if (attr->exclude_host && attr->exclude_guest) {
+        hw &= ~(VPMU_EVTSEL_USR | VPMU_EVTSEL_OS);
+    } else if (attr->exclude_host) {
+        hw |= AMD64_EVENTSEL_GUESTONLY;
+    } else if (attr->exclude_guest) {
+        hw |= AMD64_EVENTSEL_HOSTONLY;
+    }
+    return hw;
 }
 
 static FakeFd *fake_fd(int fd)
@@ -88,6 +124,9 @@ static int fake_open(struct perf_event_attr *attr, int tid)
     f->open = true;
     f->attr = *attr;
     f->bts = fake_is_bts(attr, attr->sample_period);
+    if (fk.amd_host && attr->type == PERF_TYPE_RAW) {
+        f->hw_config = fake_amd_hw_config(attr);
+    }
     fk.opens++;
     return FAKE_FD0 + fk.nfds++;
 }
@@ -127,9 +166,7 @@ static int fake_ioctl(int fd, unsigned long request, uint64_t *arg)
     case PERF_EVENT_IOC_PERIOD:
         fk.periods++;
         /* x86_pmu_check_period(): the old period stays armed. */
-        if (*arg < fk.limit_period ||
-            (f->attr.type == PERF_TYPE_RAW &&
-             (f->attr.config & 0xffff) == 0x00c4 && *arg == 1)) {
+        if (*arg < fk.limit_period || fake_is_bts(&f->attr, *arg)) {
             errno = EINVAL;
             return -1;
         }
@@ -694,38 +731,267 @@ static void test_rdpmc_owner_thread_only(void)
     teardown(&t);
 }
 
+/* An AMD guest's event, as the AMD model hands it to the backend. */
+static VPMUHostEvent amd_event(unsigned index, uint64_t eventsel)
+{
+    return (VPMUHostEvent) {
+        .arch = VPMU_ARCH_AMD, .index = index, .eventsel = eventsel,
+    };
+}
+
+/*
+ * A backend for an AMD guest, driven directly (as the model would): on
+ * an AMD host (@amd_host, the fake kernel then acts as AMD's perf).
+ */
+static VPMUPerf *amd_perf(VPMUPerfMode mode, int arch, bool amd_host)
+{
+    VPMUPerfOptions opts = { .mode = mode, .arch = arch, .pinned = true };
+    VPMUPerf *p;
+
+    memset(&fk, 0, sizeof(fk));
+    fk.amd_host = amd_host;
+    p = vpmu_perf_new_with(&fake_sys, mode, &opts);
+    vpmu_perf_attach(p, 0, qemu_get_thread_id(), TSC_KHZ, SIGRTMIN + 6);
+    return p;
+}
+
+static void amd_perf_free(VPMUPerf *p)
+{
+    unsigned i;
+
+    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
+        vpmu_perf_ops.release(p, i);
+    }
+    vpmu_perf_free(p);
+    g_assert_cmpuint(fk.opens, ==, fk.closes);
+}
+
+#define AMD_RSVD_19_21  ((1ULL << 19) | (1ULL << 21))
+
+/*
+ * Hardware mode on an AMD host: PERF_TYPE_RAW with the 12-bit select
+ * (bits 35:32 kept), umask, edge, inv and cmask; USR and OS as
+ * exclude_user/kernel; exclude_host, which perf turns into Guest-Only.
+ * Nothing else of the PerfEvtSel reaches perf, even where the model let
+ * it through: not the reserved bits 19 and 21 (Intel's PC and
+ * AnyThread), 36, Host-Only or Guest-Only, INT or EN.
+ */
+static void test_amd_hardware_translation(void)
+{
+    const uint64_t fields = 0x1000000c7ULL | 0x0500 | VPMU_EVTSEL_EDGE |
+                            VPMU_EVTSEL_INV | 2ULL << 24;
+    const uint64_t smuggled = AMD_RSVD_19_21 | 1ULL << 36 |
+                              AMD64_EVENTSEL_GUESTONLY |
+                              AMD64_EVENTSEL_HOSTONLY | VPMU_EVTSEL_INT |
+                              VPMU_EVTSEL_EN;
+    VPMUPerf *p = amd_perf(VPMU_PERF_HARDWARE, VPMU_ARCH_AMD, true);
+    VPMUHostEvent ev = amd_event(0, fields | VPMU_EVTSEL_USR | smuggled);
+    VPMUHostEvent low = amd_event(1, 0x00c7 | VPMU_EVTSEL_OS);
+    struct perf_event_attr want;
+
+    g_assert_true(vpmu_perf_ops.program(p, 0, &ev, 1ULL << 47));
+    vpmu_perf_ops.set_enabled(p, 0, true);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    expected_attr(&want, fields, true, false, 1ULL << 47);
+    assert_attr(&want);
+    g_assert_true(last_fd()->enabled);
+    /* What the host counts: the select's high nibble, Guest-Only. */
+    g_assert_cmphex(last_fd()->hw_config, ==,
+                    fields | VPMU_EVTSEL_USR | VPMU_EVTSEL_INT |
+                    AMD64_EVENTSEL_GUESTONLY);
+    g_assert_cmphex(last_fd()->hw_config &
+                    (AMD_RSVD_19_21 | AMD64_EVENTSEL_HOSTONLY), ==, 0);
+    fake_tick(77);
+    g_assert_cmpuint(vpmu_perf_ops.read(p, 0), ==, 77);
+
+    /* Select 0xC7 is another event than 0x1C7: another host event. */
+    g_assert_true(vpmu_perf_ops.program(p, 1, &low, 1ULL << 47));
+    g_assert_cmpuint(fk.opens, ==, 2);
+    g_assert_cmphex(last_fd()->attr.config, ==, 0x00c7);
+    g_assert_true(last_fd()->attr.exclude_user);
+    g_assert_false(last_fd()->attr.exclude_kernel);
+
+    /* Period 1 on 0xC4 (taken branches on AMD) is no BTS there. */
+    ev = amd_event(2, 0x00c4 | VPMU_EVTSEL_OS);
+    g_assert_true(vpmu_perf_ops.program(p, 2, &ev, 1));
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 2);
+    g_assert_false(last_fd()->bts);
+    amd_perf_free(p);
+}
+
+/*
+ * Software mode for an AMD guest: cycles not in halt (0x76, umask 0,
+ * select bits 11:8 clear, no edge, inv or cmask) is task-clock scaled by
+ * the TSC, as Intel's 0x3C; every other event, Intel's cycles included,
+ * cannot be counted and opens nothing.  Names are Linux's generic ones.
+ */
+static void test_amd_software(void)
+{
+    static const struct {
+        uint64_t eventsel;
+        const char *name;
+    } frozen[] = {
+        { VPMU_AMD_EVENT_INSTRUCTIONS, "instructions" },
+        { VPMU_AMD_EVENT_BRANCHES, "branches" },
+        { VPMU_AMD_EVENT_BRANCH_MISSES, "branch-misses" },
+        { 0x100000076ULL, "raw" },              /* select 0x176 */
+        { 0x0176, "raw" },                      /* umask 1 */
+        { 0x0076 | VPMU_EVTSEL_EDGE, "cycles" },
+        { 0x0076 | VPMU_EVTSEL_INV | 1ULL << 24, "cycles" },
+        { VPMU_EVENT_CORE_CYCLES, "raw" },      /* Intel's 0x3C */
+        { 0x1000000c7ULL, "raw" },
+    };
+    const uint64_t rings = VPMU_EVTSEL_USR | VPMU_EVTSEL_OS;
+    VPMUPerf *p = amd_perf(VPMU_PERF_SOFTWARE, VPMU_ARCH_AMD, false);
+    VPMUHostEvent ev = amd_event(0, VPMU_AMD_EVENT_CYCLES | rings);
+    unsigned i;
+
+    g_assert_true(vpmu_perf_ops.program(p, 0, &ev, 4000000));
+    vpmu_perf_ops.set_enabled(p, 0, true);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmpuint(last_fd()->attr.type, ==, PERF_TYPE_SOFTWARE);
+    g_assert_cmpuint(last_fd()->attr.config, ==, PERF_COUNT_SW_TASK_CLOCK);
+    /* 4e6 cycles to overflow = 2e6 ns at 2 GHz. */
+    g_assert_cmpuint(last_fd()->attr.sample_period, ==, 2000000);
+    fake_tick(1000);                                /* 1000 ns */
+    g_assert_cmpuint(vpmu_perf_ops.read(p, 0), ==, 2000);
+    g_assert_cmpstr(vpmu_perf_event_name(p, &ev), ==, "cycles");
+
+    for (i = 0; i < ARRAY_SIZE(frozen); i++) {
+        VPMUHostEvent f = amd_event(1, frozen[i].eventsel | rings);
+        VPMUPerfSlotInfo info;
+
+        g_test_message("eventsel 0x%" PRIx64, frozen[i].eventsel);
+        g_assert_false(vpmu_perf_ops.program(p, 1, &f, 1000));
+        vpmu_perf_slot_info(p, 1, &info);
+        g_assert_cmpint(info.state, ==, VPMU_SLOT_UNSUPPORTED);
+        g_assert_cmpstr(vpmu_perf_event_name(p, &f), ==, frozen[i].name);
+        vpmu_perf_ops.release(p, 1);
+    }
+    g_assert_cmpuint(fk.opens, ==, 1);
+    amd_perf_free(p);
+}
+
+/*
+ * Hardware mode runs for guests of the host PMU's vendor only
+ * (vpmu_perf_host_choose puts an AMD guest on an Intel host in software
+ * mode): an event of the other arch opens nothing on it.
+ */
+static void test_arch_mismatch(void)
+{
+    VPMUHostEvent amd = amd_event(0, VPMU_AMD_EVENT_CYCLES |
+                                  VPMU_EVTSEL_USR | VPMU_EVTSEL_OS);
+    VPMUHostEvent intel = {
+        .arch = VPMU_ARCH_INTEL, .eventsel = VPMU_EVENT_CORE_CYCLES |
+                                             VPMU_EVTSEL_USR | VPMU_EVTSEL_OS,
+    };
+    VPMUPerf *p = amd_perf(VPMU_PERF_HARDWARE, VPMU_ARCH_INTEL, false);
+
+    g_assert_false(vpmu_perf_ops.program(p, 0, &amd, 1000));
+    g_assert_cmpstr(vpmu_perf_event_name(p, &amd), ==, "cycles");
+    g_assert_true(vpmu_perf_ops.program(p, 1, &intel, 1000));
+    g_assert_cmpuint(fk.opens, ==, 1);
+    amd_perf_free(p);
+
+    p = amd_perf(VPMU_PERF_HARDWARE, VPMU_ARCH_AMD, true);
+    g_assert_false(vpmu_perf_ops.program(p, 0, &intel, 1000));
+    g_assert_true(vpmu_perf_ops.program(p, 1, &amd, 1000));
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmphex(last_fd()->attr.config, ==, VPMU_AMD_EVENT_CYCLES);
+    amd_perf_free(p);
+}
+
+/*
+ * Through the AMD model (PerfMonV2, 6 counters): a guest CTL with select
+ * 0x1C7 reaches an AMD host as that raw event, without EN and INT; the
+ * count reads through both MSR blocks.  In software mode only 0x76
+ * counts.
+ */
+static void test_amd_model(void)
+{
+    const uint64_t en = VPMU_EVTSEL_EN | VPMU_EVTSEL_USR | VPMU_EVTSEL_OS;
+    VPMUPerfOptions opts = { .mode = VPMU_PERF_HARDWARE,
+                             .arch = VPMU_ARCH_AMD, .pinned = true };
+    VPMUConfig cfg;
+    Fixture t;
+
+    vpmu_config_amd(&cfg, true, true, 6);
+    setup_cfg(&t, &fake_sys, &opts, &cfg);
+    fk.amd_host = true;
+    wr(&t, VPMU_MSR_F15H_PERF_CTL0, 0x1000000c7ULL | en | VPMU_EVTSEL_INT);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmphex(last_fd()->attr.config, ==, 0x1000000c7ULL);
+    g_assert_true(last_fd()->attr.exclude_host);
+    g_assert_cmphex(last_fd()->hw_config, ==,
+                    0x1000000c7ULL | VPMU_EVTSEL_USR | VPMU_EVTSEL_OS |
+                    VPMU_EVTSEL_INT | AMD64_EVENTSEL_GUESTONLY);
+    g_assert_true(last_fd()->enabled);
+    fake_tick(10);
+    g_assert_cmphex(rd(&t, VPMU_MSR_F15H_PERF_CTL0 + 1), ==, 10);
+    g_assert_cmphex(rd(&t, VPMU_MSR_K7_PERFCTR0), ==, 10);
+    teardown(&t);
+
+    opts.mode = VPMU_PERF_SOFTWARE;
+    setup_cfg(&t, &fake_sys, &opts, &cfg);
+    wr(&t, VPMU_MSR_K7_EVNTSEL0, VPMU_AMD_EVENT_CYCLES | en);
+    wr(&t, VPMU_MSR_K7_EVNTSEL0 + 1, VPMU_AMD_EVENT_INSTRUCTIONS | en);
+    g_assert_cmpuint(fk.opens, ==, 1);
+    g_assert_cmpuint(last_fd()->attr.config, ==, PERF_COUNT_SW_TASK_CLOCK);
+    fake_tick(1000);                                /* 1000 ns */
+    g_assert_cmphex(rd(&t, VPMU_MSR_K7_PERFCTR0), ==, 2000);
+    g_assert_cmphex(rd(&t, VPMU_MSR_K7_PERFCTR0 + 1), ==, 0);
+    teardown(&t);
+}
+
 /*
  * The mode, from the host's facts: hardware mode only where the host can
- * count guest events, on an Intel PMU, without KVM's mediated vPMU, and
+ * count guest events, on a PMU of the guest PMU's vendor (Intel's, or
+ * AMD's for an AMD guest), without KVM's mediated vPMU, and
  * (hybrid hosts) with QEMU confined to the P-cores whose PMU takes raw
  * events.  vpmu-backend=hardware is refused where auto falls back.
  */
 static void test_mode_choice(void)
 {
+    enum { I = VPMU_ARCH_INTEL, A = VPMU_ARCH_AMD };
     static const struct {
         const char *what;
+        int arch;               /* the guest PMU's */
         int probe_errno;
-        bool intel;
+        bool intel, amd;
         const char *mediated, *core, *atom, *affinity;
         VPMUPerfMode auto_mode;
         const char *says;
     } cases[] = {
-        { "intel", 0, true, NULL, NULL, NULL, "0-7",
+        { "intel", I, 0, true, false, NULL, NULL, NULL, "0-7",
           VPMU_PERF_HARDWARE, "(hardware mode)" },
-        { "no pmu", ENOENT, true, NULL, NULL, NULL, "0-7",
+        { "no pmu", I, ENOENT, true, false, NULL, NULL, NULL, "0-7",
           VPMU_PERF_SOFTWARE, "No such file or directory" },
-        { "amd", 0, false, NULL, NULL, NULL, "0-7",
+        { "amd", I, 0, false, true, NULL, NULL, NULL, "0-7",
           VPMU_PERF_SOFTWARE, "not Intel's" },
-        { "mediated", 0, true, "kvm_intel.enable_mediated_pmu", NULL, NULL,
-          "0-7", VPMU_PERF_SOFTWARE, "kvm_intel.enable_mediated_pmu=Y" },
-        { "hybrid, anywhere", 0, true, NULL, "0-15", "16-23", "0-23",
-          VPMU_PERF_SOFTWARE, "taskset -c 0-15" },
-        { "hybrid, on e-cores", 0, true, NULL, "0-15", "16-23", "16,18",
-          VPMU_PERF_SOFTWARE, "cpu_atom: 16-23" },
-        { "hybrid, on p-cores", 0, true, NULL, "0-15", "16-23", "2-5,7",
-          VPMU_PERF_HARDWARE, "on cpu_core" },
-        { "hybrid, no affinity", 0, true, NULL, "0-15", "16-23", NULL,
-          VPMU_PERF_SOFTWARE, "(unknown)" },
+        { "mediated", I, 0, true, false, "kvm_intel.enable_mediated_pmu",
+          NULL, NULL, "0-7", VPMU_PERF_SOFTWARE,
+          "kvm_intel.enable_mediated_pmu=Y" },
+        { "hybrid, anywhere", I, 0, true, false, NULL, "0-15", "16-23",
+          "0-23", VPMU_PERF_SOFTWARE, "taskset -c 0-15" },
+        { "hybrid, on e-cores", I, 0, true, false, NULL, "0-15", "16-23",
+          "16,18", VPMU_PERF_SOFTWARE, "cpu_atom: 16-23" },
+        { "hybrid, on p-cores", I, 0, true, false, NULL, "0-15", "16-23",
+          "2-5,7", VPMU_PERF_HARDWARE, "on cpu_core" },
+        { "hybrid, no affinity", I, 0, true, false, NULL, "0-15", "16-23",
+          NULL, VPMU_PERF_SOFTWARE, "(unknown)" },
+        /* AMD guests: the other way round. */
+        { "amd guest, amd", A, 0, false, true, NULL, NULL, NULL, "0-7",
+          VPMU_PERF_HARDWARE, "(hardware mode)" },
+        { "amd guest, intel", A, 0, true, false, NULL, NULL, NULL, "0-7",
+          VPMU_PERF_SOFTWARE, "the guest has AMD's PMU, but the host CPU "
+          "is not AMD's" },
+        { "amd guest, other vendor", A, 0, false, false, NULL, NULL, NULL,
+          "0-7", VPMU_PERF_SOFTWARE, "not AMD's" },
+        { "amd guest, no pmu", A, ENOENT, false, true, NULL, NULL, NULL,
+          "0-7", VPMU_PERF_SOFTWARE, "No such file or directory" },
+        { "amd guest, mediated", A, 0, false, true,
+          "kvm_amd.enable_mediated_pmu", NULL, NULL, "0-7",
+          VPMU_PERF_SOFTWARE, "kvm_amd.enable_mediated_pmu=Y" },
     };
     unsigned i;
 
@@ -733,6 +999,7 @@ static void test_mode_choice(void)
         VPMUPerfHost h = {
             .probe_errno = cases[i].probe_errno,
             .intel = cases[i].intel,
+            .amd = cases[i].amd,
             .mediated_param = cases[i].mediated,
             .core_cpus = (char *)cases[i].core,
             .atom_cpus = (char *)cases[i].atom,
@@ -744,15 +1011,16 @@ static void test_mode_choice(void)
         bool warn, ok;
 
         g_test_message("%s", cases[i].what);
-        g_assert_true(vpmu_perf_host_choose(&h, VPMU_PERF_AUTO, &mode, &why,
+        g_assert_true(vpmu_perf_host_choose(&h, cases[i].arch,
+                                            VPMU_PERF_AUTO, &mode, &why,
                                             &warn, &error_abort));
         g_assert_cmpint(mode, ==, cases[i].auto_mode);
         g_assert_cmpint(warn, ==, mode == VPMU_PERF_SOFTWARE);
         g_assert_nonnull(strstr(why, cases[i].says));
         g_clear_pointer(&why, g_free);
 
-        ok = vpmu_perf_host_choose(&h, VPMU_PERF_HARDWARE, &mode, &why,
-                                   &warn, &err);
+        ok = vpmu_perf_host_choose(&h, cases[i].arch, VPMU_PERF_HARDWARE,
+                                   &mode, &why, &warn, &err);
         g_assert_cmpint(ok, ==, cases[i].auto_mode == VPMU_PERF_HARDWARE);
         if (!ok) {
             g_assert_nonnull(strstr(error_get_pretty(err), cases[i].says));
@@ -760,7 +1028,8 @@ static void test_mode_choice(void)
         }
         g_clear_pointer(&why, g_free);
 
-        g_assert_true(vpmu_perf_host_choose(&h, VPMU_PERF_SOFTWARE, &mode,
+        g_assert_true(vpmu_perf_host_choose(&h, cases[i].arch,
+                                            VPMU_PERF_SOFTWARE, &mode,
                                             &why, &warn, &error_abort));
         g_assert_cmpint(mode, ==, VPMU_PERF_SOFTWARE);
         g_assert_false(warn);
@@ -1311,6 +1580,11 @@ int main(int argc, char **argv)
     g_test_add_func("/vpmu/perf/no-bts-period", test_no_bts_period);
     g_test_add_func("/vpmu/perf/limit-period", test_limit_period);
     g_test_add_func("/vpmu/perf/mode-choice", test_mode_choice);
+    g_test_add_func("/vpmu/perf/amd-hardware-translation",
+                    test_amd_hardware_translation);
+    g_test_add_func("/vpmu/perf/amd-software", test_amd_software);
+    g_test_add_func("/vpmu/perf/arch-mismatch", test_arch_mismatch);
+    g_test_add_func("/vpmu/perf/amd-model", test_amd_model);
     g_test_add_func("/vpmu/perf/pause", test_pause);
     g_test_add_func("/vpmu/perf/rdpmc-owner-thread-only",
                     test_rdpmc_owner_thread_only);

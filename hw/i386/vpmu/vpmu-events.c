@@ -9,6 +9,11 @@
  * users know (for tracing and query-vpmu).  The tables are read once into
  * a sorted array, so a lookup on the (rare) event-change path is a binary
  * search, with no libpfm call.
+ *
+ * One table per guest PMU arch, keyed by vpmu_event_code(): Intel's from
+ * the host's core PMU when it is not AMD's, AMD's from the host's when it
+ * is, else from the newest Zen PMU libpfm has (names only, see
+ * vpmu_event_lookup()).
  */
 
 #include "qemu/osdep.h"
@@ -18,20 +23,41 @@
 #include <perfmon/pfmlib.h>
 
 typedef struct VPMUEventName {
-    uint16_t code;          /* unit mask << 8 | event select */
+    uint32_t code;          /* vpmu_event_code() */
     unsigned order;         /* libpfm's order: its first name wins */
     char *name;
 } VPMUEventName;
 
-static GArray *vpmu_event_table;    /* VPMUEventName, sorted by code */
-static char *vpmu_event_pmu;
-static bool vpmu_events_loaded;
+typedef struct VPMUEventTable {
+    bool loaded;
+    /*
+     * The host's own PMU: what it lacks, the host cannot count.  Else
+     * (AMD's default) it only names events.
+     */
+    bool host;
+    char *pmu;
+    GArray *events;         /* VPMUEventName, sorted by code */
+} VPMUEventTable;
+
+static VPMUEventTable vpmu_event_tables[VPMU_ARCH_AMD + 1];
+
+/*
+ * Where the host's core PMU is not AMD's (or libpfm does not know this
+ * AMD CPU), the AMD table is the first of these that libpfm has: the
+ * newest, as the CPU libpfm does not know is likelier to be new than
+ * old.  The events guests use most (0x76, 0xC0, 0xC2, 0xC3) are the same
+ * in all of them.
+ */
+static const char *const vpmu_amd_default_pmus[] = {
+    "amd64_fam1ah_zen5", "amd64_fam19h_zen4", "amd64_fam19h_zen3",
+    "amd64_fam17h_zen2",
+};
 
 static gint vpmu_event_cmp(gconstpointer a, gconstpointer b)
 {
     const VPMUEventName *x = a, *y = b;
 
-    return (int)x->code - (int)y->code;
+    return x->code < y->code ? -1 : x->code > y->code;
 }
 
 static gint vpmu_event_sort_cmp(gconstpointer a, gconstpointer b)
@@ -41,30 +67,40 @@ static gint vpmu_event_sort_cmp(gconstpointer a, gconstpointer b)
     return vpmu_event_cmp(a, b) ? : (int)x->order - (int)y->order;
 }
 
-static void vpmu_event_add(uint16_t code, const char *pmu, const char *event,
-                           const char *umask)
+static void vpmu_event_add(VPMUEventTable *t, uint32_t code, const char *pmu,
+                           const char *event, const char *umask)
 {
     VPMUEventName e = {
         .code = code,
-        .order = vpmu_event_table->len,
+        .order = t->events->len,
         .name = umask ? g_strdup_printf("%s::%s:%s", pmu, event, umask)
                       : g_strdup_printf("%s::%s", pmu, event),
     };
 
-    g_array_append_val(vpmu_event_table, e);
+    g_array_append_val(t->events, e);
 }
 
-/* Every plain (event select, unit mask) pair of one event. */
-static void vpmu_event_load(int idx, const char *pmu)
+/*
+ * Every plain (event select, unit mask) pair of one event.  Intel tables
+ * hold an 8-bit select in einfo.code, and where the event has no unit
+ * mask attributes, maybe a unit mask in bits 15:8
+ * (UNHALTED_REFERENCE_CYCLES: 0x0300).  AMD tables hold the 12-bit
+ * select there (0x1C7, 0x28F) and unit masks only as attributes.
+ */
+static void vpmu_event_load(VPMUEventTable *t, int arch, int idx,
+                            const char *pmu)
 {
     pfm_event_info_t einfo = { .size = sizeof(einfo) };
     bool have_umask = false;
+    uint64_t max = arch == VPMU_ARCH_AMD ? 0xfff : 0xffff;
+    unsigned select;
     int a;
 
     if (pfm_get_event_info(idx, PFM_OS_NONE, &einfo) != PFM_SUCCESS ||
-        einfo.code > 0xffff) {
+        einfo.code > max) {
         return;
     }
+    select = arch == VPMU_ARCH_AMD ? einfo.code : einfo.code & 0xff;
     for (a = 0; a < einfo.nattrs; a++) {
         pfm_event_attr_info_t ainfo = { .size = sizeof(ainfo) };
 
@@ -79,78 +115,119 @@ static void vpmu_event_load(int idx, const char *pmu)
          * with other PERFEVTSEL bits too; only plain ones name a pair.
          */
         if (ainfo.code <= 0xff) {
-            vpmu_event_add((einfo.code & 0xff) | ainfo.code << 8, pmu,
+            vpmu_event_add(t, vpmu_event_code_of(select, ainfo.code), pmu,
                            einfo.name, ainfo.name);
         }
     }
     if (!have_umask) {
-        /* The code may hold a unit mask already (UNHALTED_REFERENCE...). */
-        vpmu_event_add(einfo.code, pmu, einfo.name, NULL);
+        vpmu_event_add(t, arch == VPMU_ARCH_AMD ?
+                       vpmu_event_code_of(select, 0) : einfo.code,
+                       pmu, einfo.name, NULL);
     }
 }
 
-const char *vpmu_events_init(void)
+static bool vpmu_pmu_is_amd(const pfm_pmu_info_t *pinfo)
+{
+    return g_str_has_prefix(pinfo->name, "amd64_");
+}
+
+/* The PMU, present or not, that @arch's table is read from; or -1. */
+static int vpmu_events_pmu(int arch, bool *host)
 {
     pfm_pmu_info_t pinfo;
-    int pmu, idx;
+    int pmu, fallback = -1;
+    unsigned i, best = ARRAY_SIZE(vpmu_amd_default_pmus);
 
-    if (vpmu_events_loaded) {
-        return vpmu_event_pmu;
-    }
-    vpmu_events_loaded = true;
-    if (pfm_initialize() != PFM_SUCCESS) {
-        return NULL;
-    }
     for (pmu = PFM_PMU_NONE; pmu < PFM_PMU_MAX; pmu++) {
         memset(&pinfo, 0, sizeof(pinfo));
         pinfo.size = sizeof(pinfo);
-        if (pfm_get_pmu_info(pmu, &pinfo) == PFM_SUCCESS &&
-            pinfo.is_present && pinfo.type == PFM_PMU_TYPE_CORE) {
-            break;
+        if (pfm_get_pmu_info(pmu, &pinfo) != PFM_SUCCESS ||
+            pinfo.type != PFM_PMU_TYPE_CORE) {
+            continue;
+        }
+        if (pinfo.is_present) {
+            if (vpmu_pmu_is_amd(&pinfo) == (arch == VPMU_ARCH_AMD)) {
+                *host = true;
+                return pmu;
+            }
+            /* Intel's tables never come from another host's PMU. */
+            if (arch != VPMU_ARCH_AMD) {
+                return -1;
+            }
+        }
+        for (i = 0; arch == VPMU_ARCH_AMD && i < best; i++) {
+            if (!strcmp(pinfo.name, vpmu_amd_default_pmus[i])) {
+                best = i;
+                fallback = pmu;
+            }
         }
     }
-    if (pmu == PFM_PMU_MAX) {
-        return NULL;
-    }
-    vpmu_event_pmu = g_strdup(pinfo.name);
-    vpmu_event_table = g_array_new(false, false, sizeof(VPMUEventName));
-    for (idx = pinfo.first_event; idx != -1; idx = pfm_get_event_next(idx)) {
-        vpmu_event_load(idx, pinfo.name);
-    }
-    /* Several names for one pair: libpfm's first (architectural) wins. */
-    g_array_sort(vpmu_event_table, vpmu_event_sort_cmp);
-    return vpmu_event_pmu;
+    *host = false;
+    return fallback;
 }
 
-VPMUEventCheck vpmu_event_lookup(uint64_t eventsel, const char **name)
+const char *vpmu_events_init(int arch)
+{
+    VPMUEventTable *t;
+    pfm_pmu_info_t pinfo = { .size = sizeof(pinfo) };
+    int pmu, idx;
+
+    assert(arch == VPMU_ARCH_INTEL || arch == VPMU_ARCH_AMD);
+    t = &vpmu_event_tables[arch];
+    if (t->loaded) {
+        return t->pmu;
+    }
+    t->loaded = true;
+    if (pfm_initialize() != PFM_SUCCESS) {
+        return NULL;
+    }
+    pmu = vpmu_events_pmu(arch, &t->host);
+    if (pmu < 0 || pfm_get_pmu_info(pmu, &pinfo) != PFM_SUCCESS) {
+        return NULL;
+    }
+    t->pmu = g_strdup(pinfo.name);
+    t->events = g_array_new(false, false, sizeof(VPMUEventName));
+    for (idx = pinfo.first_event; idx != -1; idx = pfm_get_event_next(idx)) {
+        vpmu_event_load(t, arch, idx, pinfo.name);
+    }
+    /* Several names for one pair: libpfm's first (architectural) wins. */
+    g_array_sort(t->events, vpmu_event_sort_cmp);
+    return t->pmu;
+}
+
+VPMUEventCheck vpmu_event_lookup(int arch, uint64_t eventsel,
+                                 const char **name)
 {
     VPMUEventName key = {
-        .code = eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK),
+        .code = vpmu_event_code(arch, eventsel),
     };
+    VPMUEventTable *t;
     guint lo, hi;
 
-    if (!vpmu_events_init()) {
+    if (!vpmu_events_init(arch)) {
         return VPMU_EVENT_NO_TABLES;
     }
+    t = &vpmu_event_tables[arch];
     /* Lower bound, so that several names of one pair give the first. */
     lo = 0;
-    hi = vpmu_event_table->len;
+    hi = t->events->len;
     while (lo < hi) {
         guint mid = (lo + hi) / 2;
 
-        if (vpmu_event_cmp(&g_array_index(vpmu_event_table, VPMUEventName,
-                                          mid), &key) < 0) {
+        if (vpmu_event_cmp(&g_array_index(t->events, VPMUEventName, mid),
+                           &key) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    if (lo == vpmu_event_table->len ||
-        g_array_index(vpmu_event_table, VPMUEventName, lo).code != key.code) {
-        return VPMU_EVENT_UNKNOWN;
+    if (lo == t->events->len ||
+        g_array_index(t->events, VPMUEventName, lo).code != key.code) {
+        /* Another CPU's tables cannot tell what this host lacks. */
+        return t->host ? VPMU_EVENT_UNKNOWN : VPMU_EVENT_NO_TABLES;
     }
     if (name) {
-        *name = g_array_index(vpmu_event_table, VPMUEventName, lo).name;
+        *name = g_array_index(t->events, VPMUEventName, lo).name;
     }
     return VPMU_EVENT_KNOWN;
 }

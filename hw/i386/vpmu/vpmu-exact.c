@@ -13,10 +13,11 @@
 #include "qemu/osdep.h"
 #include "qemu/host-utils.h"
 #include "hw/i386/vpmu-exact.h"
+#include "hw/i386/vpmu-events.h"
 
 /* What an owned slot counts. */
 typedef struct VPMUExactSlot {
-    bool branches;          /* BR_INST_RETIRED, else INST_RETIRED */
+    bool branches;          /* branches retired, else instructions */
     bool usr, os;
     bool edge, inv;
     uint8_t cmask;
@@ -35,9 +36,21 @@ struct VPMUExact {
     VPMUExactStats stats;
 };
 
+/* The event counts branches retired (else instructions, when exact). */
+static bool exact_is_branches(const VPMUHostEvent *ev)
+{
+    uint32_t code = vpmu_event_code(ev->arch, ev->eventsel);
+
+    if (ev->fixed) {
+        return false;
+    }
+    return code == (ev->arch == VPMU_ARCH_AMD ? VPMU_AMD_EVENT_BRANCHES
+                                              : VPMU_EVENT_BRANCH_RETIRED);
+}
+
 bool vpmu_exact_event(const VPMUHostEvent *ev)
 {
-    uint64_t sel = ev->eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK);
+    uint32_t code = vpmu_event_code(ev->arch, ev->eventsel);
 
     /*
      * Only the architectural encodings (SDM vol. 3B, "Pre-defined
@@ -45,12 +58,17 @@ bool vpmu_exact_event(const VPMUHostEvent *ev)
      * (conditional, near call, far branch...) differ from one
      * microarchitecture to the next, and a guest CPU model here may be
      * any of them; they stay with the backend below, which reports them
-     * unsupported where it cannot count them.
+     * unsupported where it cannot count them.  AMD: the events Linux
+     * counts instructions and branches with (amd_perfmon_event_map),
+     * retired instructions and retired branch instructions, umask 0 and
+     * select bits 11:8 clear; AMD has no fixed counters.
      */
     if (ev->fixed) {
         return ev->index == 0;
     }
-    return sel == VPMU_EVENT_INST_RETIRED || sel == VPMU_EVENT_BRANCH_RETIRED;
+    return code == (ev->arch == VPMU_ARCH_AMD ? VPMU_AMD_EVENT_INSTRUCTIONS
+                                              : VPMU_EVENT_INST_RETIRED) ||
+           exact_is_branches(ev);
 }
 
 VPMUExact *vpmu_exact_new(const VPMUBackendOps *inner, void *inner_opaque)
@@ -108,9 +126,7 @@ static bool exact_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
     ex->owned |= 1u << slot;
     ex->running &= ~(1u << slot);
     *s = (VPMUExactSlot) {
-        .branches = !ev->fixed &&
-                    (sel & VPMU_EVTSEL_EVENT) == (VPMU_EVENT_BRANCH_RETIRED &
-                                                  VPMU_EVTSEL_EVENT),
+        .branches = exact_is_branches(ev),
         .usr = sel & VPMU_EVTSEL_USR,
         .os = sel & VPMU_EVTSEL_OS,
         /* A fixed counter's selector carries no EDGE, INV or CMASK. */

@@ -12,13 +12,25 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "hw/i386/vpmu.h"
+#include "hw/i386/vpmu-events.h"
 
 bool vpmu_filter_check(const VPMUEventFilter *f, Error **errp)
 {
+    uint32_t i;
+
     if (f->nevents > VPMU_FILTER_MAX_EVENTS) {
         error_setg(errp, "vPMU filter: %u events, at most %d", f->nevents,
                    VPMU_FILTER_MAX_EVENTS);
         return false;
+    }
+    for (i = 0; i < f->nevents; i++) {
+        /* 12-bit selects (AMD's); an Intel PMU never matches one > 0xff */
+        if (f->events[i] > VPMU_EVENT_CODE_MAX) {
+            error_setg(errp, "vPMU filter: event select 0x%x is not a "
+                       "valid event select (0..0xfff)",
+                       vpmu_event_code_select(f->events[i]));
+            return false;
+        }
     }
     if (f->fixed_bitmap >> VPMU_MAX_FIXED) {
         error_setg(errp, "vPMU filter: fixed counter bitmap 0x%x names "
@@ -78,7 +90,7 @@ bool vpmu_filter_parse(const char *str, VPMUEventFilter *f, Error **errp)
         parts = g_strsplit(items[i], ":", 2);
         umask = 0;
         if (!parts[0] ||
-            !filter_number(parts[0], "event select", 0xff, &sel, errp) ||
+            !filter_number(parts[0], "event select", 0xfff, &sel, errp) ||
             (parts[1] &&
              !filter_number(parts[1], "unit mask", 0xff, &umask, errp))) {
             if (!parts[0]) {
@@ -86,7 +98,7 @@ bool vpmu_filter_parse(const char *str, VPMUEventFilter *f, Error **errp)
             }
             return false;
         }
-        f->events[f->nevents++] = sel | umask << 8;
+        f->events[f->nevents++] = vpmu_event_code_of(sel, umask);
     }
     return vpmu_filter_check(f, errp);
 }

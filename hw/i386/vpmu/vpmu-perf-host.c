@@ -6,8 +6,10 @@
  *
  * Hardware mode counts guest events on the host PMU with raw,
  * guest-only (exclude_host) events.  Three things can rule it out:
- * - the host cannot open such an event at all (no PMU, a non-Intel PMU,
- *   perf_event_paranoid...);
+ * - the host cannot open such an event at all (no PMU,
+ *   perf_event_paranoid...), or its PMU is not of the guest PMU's vendor:
+ *   raw events are the guest's Intel or AMD encodings, which mean other
+ *   events, or none, on the other vendor's PMU;
  * - KVM's mediated vPMU is enabled (Linux 7.0, kvm_intel or kvm_amd's
  *   enable_mediated_pmu): perf then counts events that include the guest
  *   (exclude_guest=0, as ours) against mediated-vPMU VMs host-wide
@@ -96,12 +98,18 @@ static bool vpmu_cpu_list_subset(const char *cpus, const char *of)
     return bitmap_empty(a, VPMU_MAX_HOST_CPUS);
 }
 
-bool vpmu_perf_host_choose(const VPMUPerfHost *h, VPMUPerfMode asked,
-                           VPMUPerfMode *mode, char **why, bool *warn,
-                           Error **errp)
+/* The vendor's name whose events a guest PMU of @arch has. */
+static const char *vpmu_arch_vendor(int arch)
+{
+    return arch == VPMU_ARCH_AMD ? "AMD" : "Intel";
+}
+
+bool vpmu_perf_host_choose(const VPMUPerfHost *h, int arch,
+                           VPMUPerfMode asked, VPMUPerfMode *mode,
+                           char **why, bool *warn, Error **errp)
 {
     g_autofree char *no = NULL;
-    int err = h->probe_errno ? h->probe_errno : h->intel ? 0 : EOPNOTSUPP;
+    bool same_vendor = arch == VPMU_ARCH_AMD ? h->amd : h->intel;
 
     *warn = false;
     if (asked == VPMU_PERF_SOFTWARE) {
@@ -120,9 +128,15 @@ bool vpmu_perf_host_choose(const VPMUPerfHost *h, VPMUPerfMode asked,
                              "runs and would keep any from starting; turn "
                              "the parameter off to count on the host PMU",
                              h->mediated_param);
-    } else if (err) {
+    } else if (h->probe_errno) {
         no = g_strdup_printf("perf_event_open of CPU cycles: %s; %s",
-                             strerror(err), vpmu_perf_hint(err));
+                             strerror(h->probe_errno),
+                             vpmu_perf_hint(h->probe_errno));
+    } else if (!same_vendor) {
+        no = g_strdup_printf("the guest has %s's PMU, but the host CPU is "
+                             "not %s's: its PMU does not count %s event "
+                             "encodings", vpmu_arch_vendor(arch),
+                             vpmu_arch_vendor(arch), vpmu_arch_vendor(arch));
     } else if (h->core_cpus && h->atom_cpus &&
                !vpmu_cpu_list_subset(h->affinity, h->core_cpus)) {
         no = g_strdup_printf("this host's CPUs are of two types (cpu_core: "
@@ -159,14 +173,28 @@ bool vpmu_perf_host_choose(const VPMUPerfHost *h, VPMUPerfMode asked,
     return true;
 }
 
-/* Guest events are Intel encodings: only an Intel host PMU counts them. */
-static bool vpmu_host_is_intel(void)
+/* "HygonGenuine": Hygon's CPUs have AMD's PMU (Linux amd_pmu_init). */
+#define VPMU_HYGON_EBX 0x6f677948
+#define VPMU_HYGON_EDX 0x6e65476e
+#define VPMU_HYGON_ECX 0x656e6975
+
+/*
+ * Guest events are the encodings of the guest PMU's vendor: only a host
+ * PMU of that vendor counts them.
+ */
+static void vpmu_host_vendor(VPMUPerfHost *h)
 {
     unsigned int eax, ebx, ecx, edx;
 
-    return __get_cpuid(0, &eax, &ebx, &ecx, &edx) &&
-           ebx == signature_INTEL_ebx && ecx == signature_INTEL_ecx &&
-           edx == signature_INTEL_edx;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) {
+        return;
+    }
+    h->intel = ebx == signature_INTEL_ebx && ecx == signature_INTEL_ecx &&
+               edx == signature_INTEL_edx;
+    h->amd = (ebx == signature_AMD_ebx && ecx == signature_AMD_ecx &&
+              edx == signature_AMD_edx) ||
+             (ebx == VPMU_HYGON_EBX && ecx == VPMU_HYGON_ECX &&
+              edx == VPMU_HYGON_EDX);
 }
 
 /* Can this host count guest-only hardware events?  0, or an errno. */
@@ -232,7 +260,7 @@ void vpmu_perf_host_probe(VPMUPerfHost *h)
 
     memset(h, 0, sizeof(*h));
     h->probe_errno = vpmu_host_probe_open();
-    h->intel = vpmu_host_is_intel();
+    vpmu_host_vendor(h);
     for (i = 0; i < ARRAY_SIZE(vpmu_mediated_params); i++) {
         g_autofree char *v = vpmu_read_sysfs(vpmu_mediated_params[i].path);
 

@@ -122,7 +122,8 @@ struct VPMUPerf {
     VPMUPerfStats stats;
 };
 
-static VPMUPerfMode vpmu_perf_global_mode;
+/* The mode of each guest PMU arch, decided by its first vpmu_perf_new(). */
+static VPMUPerfMode vpmu_perf_global_mode[VPMU_ARCH_AMD + 1];
 
 /*
  * Fields of IA32_PERFEVTSELx that select and qualify the event: what KVM
@@ -133,6 +134,15 @@ static VPMUPerfMode vpmu_perf_global_mode;
 #define VPMU_RAW_EVENT_MASK (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK | \
                              VPMU_EVTSEL_EDGE | VPMU_EVTSEL_INV | \
                              VPMU_EVTSEL_CMASK)
+/*
+ * The same of an AMD PerfEvtSel, with EventSelect[11:8] (bits 35:32):
+ * AMD64_RAW_EVENT_MASK, which KVM passes and perf keeps of a raw config
+ * (amd_pmu_hw_config).  Never the reserved bits 19 and 21, nor
+ * Host-Only and Guest-Only (41, 40): exclude_host has perf set
+ * Guest-Only itself (amd_core_hw_config).
+ */
+#define VPMU_AMD_RAW_EVENT_MASK (VPMU_RAW_EVENT_MASK | \
+                                 VPMU_AMD_EVTSEL_EVENT_HI)
 
 /*
  * Software mode's overflow signal comes from perf's task-clock hrtimer.
@@ -281,10 +291,10 @@ const char *vpmu_perf_hint(int err)
     case ENODEV:
         return "the host has no PMU that perf can use, or not this event";
     case EOPNOTSUPP:
-        return "the host PMU is not Intel's (guest events are Intel "
-               "encodings), cannot count guest mode only, or a VM with "
+        return "the host PMU cannot count guest mode only, or a VM with "
                "KVM's mediated vPMU runs on this host "
-               "(kvm_intel.enable_mediated_pmu=Y)";
+               "(kvm_intel.enable_mediated_pmu=Y or "
+               "kvm_amd.enable_mediated_pmu=Y)";
     case EINVAL:
         return "the host kernel rejects this event encoding";
     default:
@@ -325,32 +335,50 @@ static int vpmu_perf_thread_id(void)
     return tid;
 }
 
+static bool vpmu_perf_arch_valid(int arch)
+{
+    return arch == VPMU_ARCH_INTEL || arch == VPMU_ARCH_AMD;
+}
+
 VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp)
 {
-    static bool mode_reported;
+    static bool mode_reported[VPMU_ARCH_AMD + 1];
     g_autofree char *why = NULL;
+    int arch = opts->arch;
     VPMUPerfHost host;
     VPMUPerfMode mode;
     bool warn, ok;
 
-    /* The host's facts and the mode are the process's: decided once. */
-    if (!mode_reported) {
+    assert(vpmu_perf_arch_valid(arch));
+    /*
+     * The host's facts and the mode are the process's: decided once (per
+     * guest PMU arch, though a VM's vCPUs all have one).
+     */
+    if (!mode_reported[arch]) {
         vpmu_perf_host_probe(&host);
-        ok = vpmu_perf_host_choose(&host, opts->mode, &mode, &why, &warn,
-                                   errp);
+        ok = vpmu_perf_host_choose(&host, arch, opts->mode, &mode, &why,
+                                   &warn, errp);
         vpmu_perf_host_free(&host);
         if (!ok) {
             return NULL;
         }
-        mode_reported = true;
-        vpmu_perf_global_mode = mode;
+        mode_reported[arch] = true;
+        vpmu_perf_global_mode[arch] = mode;
         if (warn) {
             warn_report("%s", why);
         } else {
             info_report("%s", why);
         }
+        /*
+         * Hardware mode looks events up in the tables from every vCPU
+         * thread: load them here, under the BQL, before any of them runs.
+         */
+        if (mode == VPMU_PERF_HARDWARE) {
+            vpmu_events_init(arch);
+        }
     }
-    return vpmu_perf_new_with(&vpmu_perf_linux, vpmu_perf_global_mode, opts);
+    return vpmu_perf_new_with(&vpmu_perf_linux, vpmu_perf_global_mode[arch],
+                              opts);
 }
 
 VPMUPerf *vpmu_perf_new_with(const VPMUPerfSys *sys, VPMUPerfMode mode,
@@ -359,7 +387,7 @@ VPMUPerf *vpmu_perf_new_with(const VPMUPerfSys *sys, VPMUPerfMode mode,
     VPMUPerf *p = g_new0(VPMUPerf, 1);
     unsigned i;
 
-    assert(mode != VPMU_PERF_AUTO);
+    assert(mode != VPMU_PERF_AUTO && vpmu_perf_arch_valid(opts->arch));
     p->mode = mode;
     p->sys = sys;
     p->opts = *opts;
@@ -398,24 +426,62 @@ const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p)
     return &p->stats;
 }
 
-/* Is this one of the cycle events that software mode can approximate? */
+/*
+ * Is this one of the cycle events that software mode can approximate?
+ * Intel's core and reference cycles (fixed counters 1 and 2 too), AMD's
+ * cycles not in halt (event 0x76, which Linux counts "cycles" with).
+ */
 static bool vpmu_perf_is_cycles(const VPMUHostEvent *ev)
 {
-    switch (ev->eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK)) {
-    case VPMU_EVENT_CORE_CYCLES:
-    case VPMU_EVENT_REF_CYCLES:
-    case VPMU_EVENT_FIXED_REF_CYCLES:
-        /* Edge, invert and cmask change what is counted: not a plain count. */
-        return !(ev->eventsel & (VPMU_EVTSEL_EDGE | VPMU_EVTSEL_INV |
-                                 VPMU_EVTSEL_CMASK));
-    default:
-        return false;
+    uint32_t code = vpmu_event_code(ev->arch, ev->eventsel);
+    bool cycles;
+
+    if (ev->arch == VPMU_ARCH_AMD) {
+        cycles = code == VPMU_AMD_EVENT_CYCLES;
+    } else {
+        cycles = code == VPMU_EVENT_CORE_CYCLES ||
+                 code == VPMU_EVENT_REF_CYCLES ||
+                 code == VPMU_EVENT_FIXED_REF_CYCLES;
     }
+    /* Edge, invert and cmask change what is counted: not a plain count. */
+    return cycles && !(ev->eventsel & (VPMU_EVTSEL_EDGE | VPMU_EVTSEL_INV |
+                                       VPMU_EVTSEL_CMASK));
 }
 
 static bool vpmu_perf_software(const VPMUPerf *p)
 {
     return p->mode == VPMU_PERF_SOFTWARE;
+}
+
+/* Linux's generic name of the event, if it is one; else "raw". */
+static const char *vpmu_perf_generic_name(const VPMUHostEvent *ev)
+{
+    uint32_t code = vpmu_event_code(ev->arch, ev->eventsel);
+
+    if (ev->arch == VPMU_ARCH_AMD) {
+        switch (code) {
+        case VPMU_AMD_EVENT_CYCLES:
+            return "cycles";
+        case VPMU_AMD_EVENT_INSTRUCTIONS:
+            return "instructions";
+        case VPMU_AMD_EVENT_BRANCHES:
+            return "branches";
+        case VPMU_AMD_EVENT_BRANCH_MISSES:
+            return "branch-misses";
+        default:
+            return "raw";
+        }
+    }
+    switch (code) {
+    case VPMU_EVENT_CORE_CYCLES:
+        return "cycles";
+    case VPMU_EVENT_REF_CYCLES:
+        return "ref-cycles";
+    case VPMU_EVENT_INST_RETIRED:
+        return "instructions";
+    default:
+        return "raw";
+    }
 }
 
 const char *vpmu_perf_event_name(const VPMUPerf *p, const VPMUHostEvent *ev)
@@ -428,21 +494,16 @@ const char *vpmu_perf_event_name(const VPMUPerf *p, const VPMUHostEvent *ev)
     if (ev->fixed) {
         return fixed_names[ev->index];
     }
-    /* The host's tables name Intel events only on an Intel host. */
-    if (!vpmu_perf_software(p) &&
-        vpmu_event_lookup(ev->eventsel, &name) == VPMU_EVENT_KNOWN) {
+    /*
+     * The host's tables name the guest's events only on a host of the
+     * guest PMU's vendor: in hardware mode.
+     */
+    if (!vpmu_perf_software(p) && ev->arch == p->opts.arch &&
+        vpmu_event_lookup(ev->arch, ev->eventsel, &name) ==
+        VPMU_EVENT_KNOWN) {
         return name;
     }
-    switch (ev->eventsel & (VPMU_EVTSEL_EVENT | VPMU_EVTSEL_UMASK)) {
-    case VPMU_EVENT_CORE_CYCLES:
-        return "cycles";
-    case VPMU_EVENT_REF_CYCLES:
-        return "ref-cycles";
-    case VPMU_EVENT_INST_RETIRED:
-        return "instructions";
-    default:
-        return "raw";
-    }
+    return vpmu_perf_generic_name(ev);
 }
 
 /* Guest events to host units: software mode counts nanoseconds. */
@@ -479,15 +540,26 @@ static bool vpmu_perf_attr(VPMUPerf *p, const VPMUHostEvent *ev,
     }
 
     /*
+     * Hardware mode runs for guest PMUs of the host's vendor only
+     * (vpmu_perf_host_choose): an event of another arch means nothing
+     * on this host's PMU.
+     */
+    if (ev->arch != p->opts.arch) {
+        return false;
+    }
+    /*
      * A GP counter's event must be one the host has; a fixed counter's
      * is architectural.  Without libpfm tables for this host, trust it.
      */
     if (!ev->fixed &&
-        vpmu_event_lookup(ev->eventsel, NULL) == VPMU_EVENT_UNKNOWN) {
+        vpmu_event_lookup(ev->arch, ev->eventsel, NULL) ==
+        VPMU_EVENT_UNKNOWN) {
         return false;
     }
     attr->type = PERF_TYPE_RAW;
-    attr->config = ev->eventsel & VPMU_RAW_EVENT_MASK;
+    attr->config = ev->eventsel & (ev->arch == VPMU_ARCH_AMD ?
+                                   VPMU_AMD_RAW_EVENT_MASK :
+                                   VPMU_RAW_EVENT_MASK);
     attr->exclude_user = !(ev->eventsel & VPMU_EVTSEL_USR);
     attr->exclude_kernel = !(ev->eventsel & VPMU_EVTSEL_OS);
     /* Count the guest only: the host's own work must not show. */
@@ -687,8 +759,9 @@ static bool vpmu_perf_open(VPMUPerf *p, unsigned slot)
                           s->ev.fixed ? "fixed" : "general-purpose",
                           s->ev.index, s->ev.eventsel,
                           vpmu_perf_software(p) ? "software mode counts "
-                          "cycles only" : "not in the host PMU's event "
-                          "tables");
+                          "cycles only" : s->ev.arch != p->opts.arch ?
+                          "the host PMU is another vendor's" :
+                          "not in the host PMU's event tables");
             s->unsupported_logged = true;
             s->unsupported_ev = s->ev;
         }

@@ -7,8 +7,10 @@
  * A backend that sits between the register model and the perf backend
  * (-accel kvm,vpmu-exact=on).  Counters whose event the single-step
  * engine knows exactly (instructions retired, branch instructions
- * retired) are counted here, one retired instruction at a time, as the
- * engine reports them; every other counter goes to the backend below.
+ * retired: Intel's 0xC0 and 0xC4 and fixed counter 0, AMD's 0xC0 and
+ * 0xC2, all with umask 0) are counted here, one retired instruction at
+ * a time, as the engine reports them; every other counter goes to the
+ * backend below.
  * Like the model it knows nothing of KVM: the engine that steps the
  * guest (target/i386/kvm/vpmu-step.c) tells it what retired.
  */

@@ -13,7 +13,11 @@
 typedef struct VPMUPerfHost {
     /* Opening a guest-only CPU cycles event: 0, or its errno. */
     int probe_errno;
-    bool intel;                 /* guest events are Intel encodings */
+    /*
+     * The host CPU's vendor, which decides whose event encodings its PMU
+     * counts: Intel's, or AMD's (AMD and Hygon); neither for others.
+     */
+    bool intel, amd;
     /*
      * KVM's mediated vPMU is enabled (kvm_intel or kvm_amd's
      * enable_mediated_pmu): @mediated_param names the parameter.
@@ -33,13 +37,15 @@ void vpmu_perf_host_probe(VPMUPerfHost *h);
 void vpmu_perf_host_free(VPMUPerfHost *h);
 
 /*
- * The mode to run for -accel kvm,vpmu-backend=@asked: HARDWARE or
- * SOFTWARE in @mode, and in @why (g_free it) what to say at startup, or
- * false and @errp where @asked cannot run.  @warn: @why is a warning
- * (hardware mode was possible in principle but is not usable here).
+ * The mode to run for -accel kvm,vpmu-backend=@asked and a guest PMU of
+ * @arch (a VPMUArch; hardware mode needs a host PMU of the same vendor):
+ * HARDWARE or SOFTWARE in @mode, and in @why (g_free it) what to say at
+ * startup, or false and @errp where @asked cannot run.  @warn: @why is a
+ * warning (hardware mode was possible in principle but is not usable
+ * here).
  */
-bool vpmu_perf_host_choose(const VPMUPerfHost *h, VPMUPerfMode asked,
-                           VPMUPerfMode *mode, char **why, bool *warn,
-                           Error **errp);
+bool vpmu_perf_host_choose(const VPMUPerfHost *h, int arch,
+                           VPMUPerfMode asked, VPMUPerfMode *mode,
+                           char **why, bool *warn, Error **errp);
 
 #endif

@@ -15,14 +15,21 @@ typedef enum VPMUPerfMode {
     /* Raw events on the host PMU, counting guest mode only. */
     VPMU_PERF_HARDWARE,
     /*
-     * No usable host PMU: cycle events are the vCPU thread's task-clock
-     * scaled by the TSC frequency; every other event reads as frozen.
+     * No usable host PMU (or one of another vendor than the guest's):
+     * cycle events (Intel 0x3C and 0x013C, fixed counters 1 and 2; AMD
+     * 0x76) are the vCPU thread's task-clock scaled by the TSC frequency;
+     * every other event reads as frozen.
      */
     VPMU_PERF_SOFTWARE,
 } VPMUPerfMode;
 
 typedef struct VPMUPerfOptions {
     VPMUPerfMode mode;
+    /*
+     * The guest PMU's VPMUArch (0, Intel, unless set), whose encodings
+     * the events are: hardware mode needs a host PMU of its vendor.
+     */
+    int arch;
     bool pinned;        /* pinned events (else flexible, multiplexed) */
     bool scale;         /* scale counts by time enabled / time running */
     /*
@@ -116,9 +123,10 @@ VPMUPerf *vpmu_perf_new_with(const VPMUPerfSys *sys, VPMUPerfMode mode,
                              const VPMUPerfOptions *opts);
 
 /*
- * A backend for one vCPU.  The first call decides the mode for the whole
- * process and says once which mode runs and why; it fails only when the
- * mode asked for cannot run.
+ * A backend for one vCPU whose guest PMU is @opts->arch's.  The first
+ * call for an arch decides the mode for the whole process and says once
+ * which mode runs and why; it fails only when the mode asked for cannot
+ * run.
  */
 VPMUPerf *vpmu_perf_new(const VPMUPerfOptions *opts, Error **errp);
 void vpmu_perf_free(VPMUPerf *p);
@@ -159,7 +167,10 @@ const VPMUPerfStats *vpmu_perf_stats(const VPMUPerf *p);
 const char *vpmu_perf_hint(int err);
 /* "EMFILE" for EMFILE: the errno names the docs use. */
 const char *vpmu_perf_errno_name(int err);
-/* The name perf users know the event by ("cycles", "skl::INST_RETIRED"). */
+/*
+ * The name perf users know the event by ("cycles", "skl::INST_RETIRED",
+ * "amd64_fam19h_zen3::CYCLES_NOT_IN_HALT").
+ */
 const char *vpmu_perf_event_name(const VPMUPerf *p, const VPMUHostEvent *ev);
 /*
  * Test seam, for management tests on hosts where nothing preempts us:
