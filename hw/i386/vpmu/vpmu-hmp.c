@@ -31,9 +31,13 @@ void hmp_info_vpmu(Monitor *mon, const QDict *qdict)
         VpmuStats *st = info->stats;
         VpmuCounterInfoList *c;
 
-        monitor_printf(mon, "CPU %" PRId64 ": PMU version %" PRId64 ", %s "
-                       "backend, %" PRId64 " host event(s) open%s\n",
-                       info->cpu_index, info->version,
+        monitor_printf(mon, "CPU %" PRId64 ": %s PMU version %" PRId64
+                       "%s, %s backend, %" PRId64 " host event(s) open%s\n",
+                       info->cpu_index,
+                       info->arch == VPMU_PMU_ARCH_AMD ? "AMD" : "Intel",
+                       info->version,
+                       info->has_perfctr_core && info->perfctr_core ?
+                       " (core extension)" : "",
                        VpmuBackendMode_str(info->backend), info->open_events,
                        info->reclaimed ? ", RECLAIMED by the host" : "");
         monitor_printf(mon, "  %-7s %-3s %-10s %-28s %-11s %20s %10s\n",

@@ -17,6 +17,7 @@
 #include "hw/core/cpu.h"
 #include "cpu.h"
 #include "kvm/vpmu-kvm.h"
+#include "hw/i386/vpmu-events.h"
 #include "hw/i386/vpmu-migration.h"
 #include "vpmu-mgmt.h"
 
@@ -181,6 +182,13 @@ static void vpmu_query_work(CPUState *cs, run_on_cpu_data data)
     info->backend = vpmu_perf_mode(perf) == VPMU_PERF_HARDWARE ?
                     VPMU_BACKEND_MODE_HARDWARE : VPMU_BACKEND_MODE_SOFTWARE;
     info->version = cpu->vpmu->cfg.version;
+    if (cpu->vpmu->cfg.arch == VPMU_ARCH_AMD) {
+        info->arch = VPMU_PMU_ARCH_AMD;
+        info->has_perfctr_core = true;
+        info->perfctr_core = cpu->vpmu->cfg.amd_perfctr_core;
+    } else {
+        info->arch = VPMU_PMU_ARCH_INTEL;
+    }
     info->reclaimed = cpu->vpmu->reclaimed;
     info->migration_format =
         vpmu_migration_format() == VPMU_MIGRATION_KVM ?
@@ -408,7 +416,9 @@ void qmp_vpmu_set_filter(VpmuFilter *filter, Error **errp)
 
     for (e = filter->events; e; e = e->next) {
         if (n < VPMU_FILTER_MAX_EVENTS) {
-            f.events[n] = e->value->select | e->value->umask << 8;
+            /* Selects above 0xfff fail vpmu_filter_check(). */
+            f.events[n] = vpmu_event_code_of(e->value->select,
+                                             e->value->umask);
         }
         n++;
     }
@@ -442,8 +452,8 @@ VpmuFilter *qmp_query_vpmu_filter(Error **errp)
     for (i = 0; i < f.nevents; i++) {
         VpmuFilterEvent *ev = g_new0(VpmuFilterEvent, 1);
 
-        ev->select = f.events[i] & 0xff;
-        ev->umask = f.events[i] >> 8;
+        ev->select = vpmu_event_code_select(f.events[i]);
+        ev->umask = vpmu_event_code_umask(f.events[i]);
         QAPI_LIST_APPEND(tail, ev);
     }
     filter->has_fixed_counters = true;

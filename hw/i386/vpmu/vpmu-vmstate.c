@@ -31,9 +31,14 @@
  * configuration, registers and records (VPMULbrState's serialized
  * fields), checked against this vCPU's LBR like guest input.
  *
- * Serialized: VPMUSavedState, the LBR's registers and records, KVM's
- * fields.  Rebuilt on load: every host event (the model re-creates those
- * its registers ask for) and the single-step engine's state.
+ * An AMD PMU's cpu/vpmu has a subsection cpu/vpmu/arch saying so (and
+ * whether it has the core extension); it never fills KVM's fields, which
+ * are Intel's MSRs.
+ *
+ * Serialized: VPMUSavedState, the LBR's registers and records, the PMU's
+ * arch, KVM's fields.  Rebuilt on load: every host event (the model
+ * re-creates those its registers ask for) and the single-step engine's
+ * state.
  */
 
 #include "qemu/osdep.h"
@@ -57,6 +62,8 @@ static VPMUMigrationFormat vpmu_format = VPMU_MIGRATION_QEMU_VPMU;
  * subsection.  Empty outside a load.
  */
 static GHashTable *vpmu_loaded;
+/* The same for cpu/vpmu/arch (an AMD PMU's). */
+static GHashTable *vpmu_arch_loaded;
 
 void vpmu_migration_set_format(VPMUMigrationFormat format)
 {
@@ -111,6 +118,19 @@ void vpmu_migration_pre_save(X86CPU *cpu)
     if (!cpu->vpmu) {
         return;
     }
+    if (cpu->vpmu->cfg.arch == VPMU_ARCH_AMD) {
+        /*
+         * KVM's subsection holds Intel's MSRs, and QEMU migrates no AMD
+         * PMU MSRs: an AMD PMU travels in cpu/vpmu only.
+         */
+        vpmu_migration_pre_load(cpu);
+        if (vpmu_format == VPMU_MIGRATION_KVM) {
+            warn_report("vPMU: CPU %d: vpmu-migration-format=kvm loses "
+                        "the AMD PMU's registers: QEMU without qemu-vpmu "
+                        "migrates none", CPU(cpu)->cpu_index);
+        }
+        return;
+    }
     vpmu_save_state(cpu->vpmu, &st);
     for (i = VPMU_KVM_FIXED; i < VPMU_MAX_FIXED; i++) {
         not_kvm |= VPMU_FIXED_BIT(i);
@@ -149,6 +169,9 @@ void vpmu_migration_pre_load(X86CPU *cpu)
     memset(env->msr_gp_evtsel, 0, sizeof(env->msr_gp_evtsel));
     if (vpmu_loaded) {
         g_hash_table_remove(vpmu_loaded, cpu);
+    }
+    if (vpmu_arch_loaded) {
+        g_hash_table_remove(vpmu_arch_loaded, cpu);
     }
 }
 
@@ -221,6 +244,37 @@ static bool vpmu_import_kvm(X86CPU *cpu, VPMUSavedState *st, Error **errp)
     return true;
 }
 
+/*
+ * An AMD PMU's stream: cpu/vpmu with cpu/vpmu/arch, whose post_load has
+ * compared the two PMUs.  Without cpu/vpmu/arch the stream's PMU was
+ * Intel's; without cpu/vpmu it carries no AMD PMU at all (QEMU without
+ * qemu-vpmu migrates none), and the PMU stays in its reset state.
+ */
+static int vpmu_amd_post_load(X86CPU *cpu)
+{
+    bool came = vpmu_loaded && g_hash_table_remove(vpmu_loaded, cpu);
+    bool arch = vpmu_arch_loaded && g_hash_table_remove(vpmu_arch_loaded,
+                                                        cpu);
+
+    if (came && !arch) {
+        error_report("vPMU: CPU %d: the migration stream's PMU is Intel's, "
+                     "this vCPU's AMD's: start the destination with the "
+                     "source's CPU vendor and pmu-arch", CPU(cpu)->cpu_index);
+        return -EINVAL;
+    }
+    if (!came && vpmu_kvm_fields_set(&cpu->env)) {
+        error_report("vPMU: CPU %d: the migration stream carries an Intel "
+                     "PMU's registers (cpu/msr_architectural_pmu), and this "
+                     "vCPU has AMD's: start the destination with the "
+                     "source's CPU vendor and pmu-arch", CPU(cpu)->cpu_index);
+        return -EINVAL;
+    }
+    if (!came) {
+        trace_vpmu_migration_import(CPU(cpu)->cpu_index, "none");
+    }
+    return 0;
+}
+
 int vpmu_migration_post_load(X86CPU *cpu)
 {
     VPMUSavedState st;
@@ -229,6 +283,12 @@ int vpmu_migration_post_load(X86CPU *cpu)
 
     if (!cpu->vpmu) {
         return 0;
+    }
+    if (cpu->vpmu->cfg.arch == VPMU_ARCH_AMD) {
+        return vpmu_amd_post_load(cpu);
+    }
+    if (vpmu_arch_loaded) {
+        g_hash_table_remove(vpmu_arch_loaded, cpu);
     }
     if (vpmu_loaded && g_hash_table_remove(vpmu_loaded, cpu)) {
         return 0;               /* cpu/vpmu came, and is loaded */
@@ -269,6 +329,22 @@ static int vpmu_tmp_pre_save(void *opaque)
     return 0;
 }
 
+/*
+ * What cpu/vpmu does not carry: the PMU's arch and core extension come in
+ * cpu/vpmu/arch, checked there and in the CPU's post_load (after this
+ * one); until then, this vCPU's.
+ */
+static int vpmu_tmp_pre_load(void *opaque)
+{
+    VPMUMigTmp *tmp = opaque;
+    VPMUState *s = tmp->parent->vpmu;
+
+    memset(&tmp->st, 0, sizeof(tmp->st));
+    tmp->st.arch = s ? s->cfg.arch : VPMU_ARCH_INTEL;
+    tmp->st.amd_perfctr_core = s && s->cfg.amd_perfctr_core;
+    return 0;
+}
+
 static int vpmu_tmp_post_load(void *opaque, int version_id)
 {
     VPMUMigTmp *tmp = opaque;
@@ -297,6 +373,7 @@ static int vpmu_tmp_post_load(void *opaque, int version_id)
 static const VMStateDescription vmstate_vpmu_tmp = {
     .name = "cpu/vpmu/tmp",
     .pre_save = vpmu_tmp_pre_save,
+    .pre_load = vpmu_tmp_pre_load,
     .post_load = vpmu_tmp_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_INT32(st.version, VPMUMigTmp),
@@ -426,6 +503,80 @@ static const VMStateDescription vmstate_vpmu_lbr = {
     },
 };
 
+/*
+ * cpu/vpmu/arch: whose PMU cpu/vpmu's registers are, for PMUs other than
+ * Intel's (whose streams, from before AMD PMUs, lack it).
+ */
+typedef struct VPMUArchMigTmp {
+    X86CPU *parent;
+    int32_t arch;               /* VPMUArch */
+    bool amd_perfctr_core;
+} VPMUArchMigTmp;
+
+static int vpmu_arch_tmp_pre_save(void *opaque)
+{
+    VPMUArchMigTmp *tmp = opaque;
+
+    tmp->arch = tmp->parent->vpmu->cfg.arch;
+    tmp->amd_perfctr_core = tmp->parent->vpmu->cfg.amd_perfctr_core;
+    return 0;
+}
+
+static int vpmu_arch_tmp_post_load(void *opaque, int version_id)
+{
+    VPMUArchMigTmp *tmp = opaque;
+    const VPMUConfig *cfg = &tmp->parent->vpmu->cfg;
+
+    if (tmp->arch != cfg->arch ||
+        tmp->amd_perfctr_core != cfg->amd_perfctr_core) {
+        error_report("vPMU: CPU %d: the migration stream's PMU is %s%s, "
+                     "this vCPU's %s%s: start the destination with the "
+                     "source's CPU vendor, pmu-arch and perfctr-core",
+                     CPU(tmp->parent)->cpu_index,
+                     tmp->arch == VPMU_ARCH_AMD ? "AMD's" : "Intel's",
+                     tmp->arch == VPMU_ARCH_AMD && tmp->amd_perfctr_core ?
+                     " with perfctr-core" : "",
+                     cfg->arch == VPMU_ARCH_AMD ? "AMD's" : "Intel's",
+                     cfg->arch == VPMU_ARCH_AMD && cfg->amd_perfctr_core ?
+                     " with perfctr-core" : "");
+        return -EINVAL;
+    }
+    if (!vpmu_arch_loaded) {
+        vpmu_arch_loaded = g_hash_table_new(NULL, NULL);
+    }
+    g_hash_table_add(vpmu_arch_loaded, tmp->parent);
+    return 0;
+}
+
+static const VMStateDescription vmstate_vpmu_arch_tmp = {
+    .name = "cpu/vpmu/arch/tmp",
+    .pre_save = vpmu_arch_tmp_pre_save,
+    .post_load = vpmu_arch_tmp_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_INT32(arch, VPMUArchMigTmp),
+        VMSTATE_BOOL(amd_perfctr_core, VPMUArchMigTmp),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool vpmu_arch_needed(void *opaque)
+{
+    X86CPU *cpu = opaque;
+
+    return cpu->vpmu && cpu->vpmu->cfg.arch != VPMU_ARCH_INTEL;
+}
+
+static const VMStateDescription vmstate_vpmu_arch = {
+    .name = "cpu/vpmu/arch",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = vpmu_arch_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_WITH_TMP(X86CPU, VPMUArchMigTmp, vmstate_vpmu_arch_tmp),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 /* Not with the 'kvm' format, whose streams QEMU without qemu-vpmu loads. */
 static bool vpmu_needed(void *opaque)
 {
@@ -445,6 +596,7 @@ const VMStateDescription vmstate_vpmu = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_vpmu_lbr,
+        &vmstate_vpmu_arch,
         NULL
     },
 };

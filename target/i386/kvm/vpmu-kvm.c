@@ -51,6 +51,7 @@ static VPMUPerfOptions kvm_vpmu_perf_opts = {
 static uint32_t kvm_vpmu_release_ms = KVM_VPMU_DEFAULT_RELEASE_MS;
 static uint32_t kvm_vpmu_monitor_interval_ms = KVM_VPMU_DEFAULT_MONITOR_MS;
 static bool kvm_vpmu_filter_installed;
+static int kvm_vpmu_vm_arch = -1;       /* VPMUArch of the VM's vPMUs */
 static uint64_t kvm_vpmu_instances;
 /* -accel kvm,vpmu-exact=on: count instructions and branches by stepping */
 static bool kvm_vpmu_exact;
@@ -391,9 +392,10 @@ void kvm_vpmu_accel_class_init(ObjectClass *oc)
     object_class_property_add_bool(oc, "vpmu-exact", kvm_vpmu_get_exact,
                                    kvm_vpmu_set_exact);
     object_class_property_set_description(oc, "vpmu-exact",
-        "Count instructions retired (0xc0, fixed counter 0) and branches "
-        "retired (0xc4/0x00) exactly, by single-stepping a vCPU while such "
-        "a counter runs (slow; default off)");
+        "Count instructions retired (0xc0; Intel's fixed counter 0) and "
+        "branches retired (Intel 0xc4/0x00, AMD 0xc2) exactly, by "
+        "single-stepping a vCPU while such a counter runs (slow; default "
+        "off)");
     object_class_property_add_enum(oc, "vpmu-lbr-backend", "VPMULbrBackend",
                                    &kvm_vpmu_lbr_backend_lookup,
                                    kvm_vpmu_get_lbr_backend,
@@ -461,6 +463,11 @@ void kvm_vpmu_set_vm_filter(const VPMUEventFilter *f)
     if (kvm_vpmu_has_filter) {
         kvm_vpmu_filter = *f;
     }
+}
+
+bool kvm_vpmu_userspace(void)
+{
+    return kvm_vpmu_impl == KVM_VPMU_IMPL_USERSPACE;
 }
 
 uint32_t kvm_vpmu_monitor_ms(void)
@@ -613,7 +620,15 @@ static void kvm_vpmu_lbr_config(X86CPU *cpu, VPMULbrConfig *lbr)
 static bool kvm_vpmu_config(X86CPU *cpu, VPMUConfig *cfg, Error **errp)
 {
     uint32_t eax, ebx, ecx, edx;
+    int arch;
 
+    memset(cfg, 0, sizeof(*cfg));
+    if (!kvm_vpmu_choose_arch(cpu, &arch, errp)) {
+        return false;
+    }
+    if (arch == VPMU_ARCH_AMD) {
+        return kvm_vpmu_amd_config(cpu, cfg, errp);
+    }
     host_cpuid(0xa, 0, &eax, &ebx, &ecx, &edx);
     vpmu_config_from_host(cfg, eax, edx);
     if (cpu->vpmu_version != -1) {
@@ -818,6 +833,9 @@ static const char *kvm_vpmu_cpu_prop_given(X86CPU *cpu)
     }
     if (cpu->vpmu_lbr) {
         return "lbr";
+    }
+    if (cpu->vpmu_arch) {
+        return "pmu-arch";
     }
     return NULL;
 }
@@ -1074,6 +1092,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     CPUX86State *env = &cpu->env;
     static bool vendor_warned, rdpmc_warned;
     uint32_t kvm_eax, kvm_edx;
+    unsigned kvm_gp, kvm_fixed;
     VPMUConfig cfg;
     VPMUPerf *backend;
     bool lbr_hw = false;
@@ -1085,16 +1104,31 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     if (!cpu->enable_pmu || kvm_vpmu_impl != KVM_VPMU_IMPL_USERSPACE) {
         return true;
     }
-    if (env->cpuid_level < 0xa) {
+    if (!kvm_vpmu_config(cpu, &cfg, errp)) {
+        return false;
+    }
+    if (cfg.arch == VPMU_ARCH_INTEL && env->cpuid_level < 0xa) {
         error_setg(errp, "vPMU: CPUID level 0x%x has no leaf 0xA for the "
                    "PMU; raise it with -cpu ...,level=0xa or higher",
                    env->cpuid_level);
         return false;
     }
-
-    if (!kvm_vpmu_config(cpu, &cfg, errp)) {
+    /* The MSR filter is the VM's: every vCPU's PMU decodes the same MSRs */
+    if (kvm_vpmu_vm_arch >= 0 && kvm_vpmu_vm_arch != cfg.arch) {
+        error_setg(errp, "vPMU: CPU %d would get %s PMU, and the CPUs "
+                   "before it %s one; the MSRs routed to the vPMU are the "
+                   "same for every vCPU of a VM: give them all the same "
+                   "vendor or pmu-arch", CPU(cpu)->cpu_index,
+                   cfg.arch == VPMU_ARCH_AMD ? "an AMD" : "an Intel",
+                   kvm_vpmu_vm_arch == VPMU_ARCH_AMD ? "an AMD" : "an Intel");
         return false;
     }
+    /* Guests find PerfMonV2 in leaf 0x80000022, as on Zen 4 */
+    if (cfg.arch == VPMU_ARCH_AMD && cfg.version >= 2 &&
+        env->cpuid_xlevel < 0x80000022) {
+        env->cpuid_xlevel = 0x80000022;
+    }
+    kvm_vpmu_perf_opts.arch = cfg.arch;     /* the VM's, as the filter */
     backend = vpmu_perf_new(&kvm_vpmu_perf_opts, errp);
     if (!backend) {
         return false;
@@ -1124,9 +1158,16 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
      * where KVM has none (kvm.enable_pmu=0, or no host PMU) it raises #GP.
      * Keeping KVM's copy coherent with ours is issue 5's work.
      */
-    kvm_eax = kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EAX);
-    kvm_edx = kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EDX);
-    if (!(kvm_eax & 0xff) && !rdpmc_warned) {
+    if (cfg.arch == VPMU_ARCH_AMD) {
+        kvm_gp = kvm_vpmu_kvm_amd_counters();
+        kvm_fixed = 0;
+    } else {
+        kvm_eax = kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EAX);
+        kvm_edx = kvm_arch_get_supported_cpuid(kvm_state, 0xa, 0, R_EDX);
+        kvm_gp = kvm_eax & 0xff ? (kvm_eax >> 8) & 0xff : 0;
+        kvm_fixed = kvm_eax & 0xff ? kvm_edx & 0x1f : 0;
+    }
+    if (!kvm_gp && !rdpmc_warned) {
         rdpmc_warned = true;
         warn_report("vPMU: KVM has no PMU of its own here (module parameter "
                     "kvm.enable_pmu=0, or no host PMU), so a guest RDPMC "
@@ -1134,19 +1175,26 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
                     "Linux guests, which read them with RDPMC, cannot use "
                     "perf");
     }
-    if (!IS_INTEL_CPU(env) && !vendor_warned) {
+    if ((cfg.arch == VPMU_ARCH_INTEL) != IS_INTEL_CPU(env) &&
+        !vendor_warned) {
         vendor_warned = true;
-        warn_report("vPMU: the guest gets Intel's architectural PMU "
-                    "(CPUID leaf 0xA) with a non-Intel CPU vendor; guests "
-                    "that pick their PMU driver by vendor will not use it");
+        warn_report("vPMU: the guest gets %s PMU (pmu-arch=%s) with %s CPU "
+                    "vendor; guests that pick their PMU driver by vendor "
+                    "will not use it", cfg.arch == VPMU_ARCH_AMD ?
+                    "AMD's" : "Intel's architectural",
+                    cfg.arch == VPMU_ARCH_AMD ? "amd" : "intel",
+                    cfg.arch == VPMU_ARCH_AMD ? "an Intel" : "a non-Intel");
     }
 
     v = g_new0(KVMVPMU, 1);
     v->instance = ++kvm_vpmu_instances;     /* realize holds the BQL */
-    if (kvm_eax & 0xff) {
-        /* KVM sizes its PMU from our CPUID leaf 0xA, capped at its own. */
-        v->rdpmc_gp = MIN(cfg.nr_gp, (kvm_eax >> 8) & 0xff);
-        v->rdpmc_fixed = MIN(cfg.nr_fixed, kvm_edx & 0x1f);
+    if (kvm_gp) {
+        /*
+         * KVM sizes its PMU from our CPUID (leaf 0xA; AMD: PERFCTR_CORE
+         * and leaf 0x80000022), capped at its own.
+         */
+        v->rdpmc_gp = MIN(cfg.nr_gp, kvm_gp);
+        v->rdpmc_fixed = MIN(cfg.nr_fixed, kvm_fixed);
         if (v->rdpmc_gp < cfg.nr_gp || v->rdpmc_fixed < cfg.nr_fixed) {
             warn_report("vPMU: KVM's own PMU has %u GP and %u fixed "
                         "counters, fewer than the guest's %d and %d: "
@@ -1168,10 +1216,12 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
         if (!said) {
             said = true;
             info_report("vPMU: vpmu-exact=on: instructions retired (event "
-                        "0xc0, fixed counter 0) and branches retired (0xc4 "
-                        "umask 0x00) count exactly; a vCPU single-steps "
-                        "while such a counter runs, one exit per "
-                        "instruction (about 10^3 to 10^4 times slower)");
+                        "0xc0%s) and branches retired (%s umask 0x00) count "
+                        "exactly; a vCPU single-steps while such a counter "
+                        "runs, one exit per instruction (about 10^3 to 10^4 "
+                        "times slower)", cfg.arch == VPMU_ARCH_AMD ? "" :
+                        ", fixed counter 0", cfg.arch == VPMU_ARCH_AMD ?
+                        "0xc2" : "0xc4");
         }
         v->exact = vpmu_exact_new(&vpmu_perf_ops, backend);
         vpmu_state_init(&v->state, &cfg, &vpmu_exact_ops, v->exact);
@@ -1200,6 +1250,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
         object_property_add(OBJECT(cpu), "x-vpmu-lbr-preempt", "bool",
                             NULL, kvm_vpmu_set_lbr_preempt, NULL, v);
     }
+    kvm_vpmu_vm_arch = cfg.arch;
     return true;
 }
 
@@ -1473,7 +1524,8 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
     }
     trace_vpmu_kvm_pmi(CPU(cpu)->cpu_index, lvtpc, true);
     kvm_vpmu(cpu)->pmis++;
-    if (kvm_vpmu_x2apic(cpu)) {
+    /* Intel's LAPIC masks the LVTPC as it delivers a PMI; AMD's does not */
+    if (kvm_vpmu_x2apic(cpu) && vpmu_pmi_masks_lvtpc(s)) {
         masked = lvtpc | APIC_LVT_MASKED;
         kvm_vpmu_kvm_msr(cpu, MSR_X2APIC_LVTPC, &masked, true);
     }
@@ -1497,6 +1549,18 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
  * guests that read at PMIs and around their own PMU MSR writes (Linux's
  * x86_perf_event_update) see current values.  See the docs.
  */
+/* KVM's copy of a counter, which its RDPMC reads. */
+static uint32_t kvm_vpmu_counter_msr(const VPMUConfig *cfg, bool fixed,
+                                     unsigned idx)
+{
+    if (cfg->arch == VPMU_ARCH_AMD) {
+        /* The core MSRs are KVM's with PERFCTR_CORE; else the K7 ones */
+        return cfg->amd_perfctr_core ? VPMU_MSR_F15H_PERF_CTL0 + 2 * idx + 1
+                                     : VPMU_MSR_K7_PERFCTR0 + idx;
+    }
+    return fixed ? VPMU_MSR_FIXED_CTR0 + idx : VPMU_MSR_PMC0 + idx;
+}
+
 static void kvm_vpmu_push_rdpmc(X86CPU *cpu)
 {
     KVMVPMU *v = kvm_vpmu(cpu);
@@ -1532,8 +1596,8 @@ static void kvm_vpmu_push_rdpmc(X86CPU *cpu)
         if (value == v->rdpmc_pushed[i]) {
             continue;
         }
-        msrs.entries[n].index = fixed ? VPMU_MSR_FIXED_CTR0 + idx
-                                      : VPMU_MSR_PMC0 + idx;
+        msrs.entries[n].index = kvm_vpmu_counter_msr(&v->state.cfg, fixed,
+                                                     idx);
         msrs.entries[n++].data = value;
         v->rdpmc_pushed[i] = value;
     }
@@ -1671,7 +1735,7 @@ static gint kvm_vpmu_range_cmp(gconstpointer a, gconstpointer b)
 #define KVM_VPMU_FILTER_MERGE 0x100
 
 /* Route every MSR the model decodes to it, in as few ranges as is safe. */
-static int kvm_vpmu_install_filter(KVMState *s)
+static int kvm_vpmu_install_filter(KVMState *s, const VPMUMsrRange *ranges)
 {
     g_autoptr(GArray) blocks = g_array_new(false, false,
                                            sizeof(VPMUMsrRange));
@@ -1680,7 +1744,7 @@ static int kvm_vpmu_install_filter(KVMState *s)
     unsigned i = 0, j, k;
     int ret;
 
-    for (r = vpmu_msr_ranges; r->nmsrs; r++) {
+    for (r = ranges; r->nmsrs; r++) {
         g_array_append_val(blocks, *r);
     }
     g_array_sort(blocks, kvm_vpmu_range_cmp);
@@ -1783,7 +1847,8 @@ int kvm_vpmu_init_vcpu(X86CPU *cpu)
     if (kvm_vpmu_filter_installed) {
         return 0;
     }
-    ret = kvm_vpmu_install_filter(cs->kvm_state);
+    ret = kvm_vpmu_install_filter(cs->kvm_state,
+                                  vpmu_msr_ranges_of(&cpu->vpmu->cfg));
     kvm_vpmu_filter_installed = !ret;
     return ret;
 }

@@ -68,6 +68,31 @@ bool kvm_vpmu_lbr_hardware(X86CPU *cpu);
 bool kvm_vpmu_vm_filter(VPMUEventFilter *f);
 /* Replace it (NULL: none) for vCPUs created from now on. */
 void kvm_vpmu_set_vm_filter(const VPMUEventFilter *f);
+/* -accel kvm,vpmu=userspace (the default): the vPMU is ours. */
+bool kvm_vpmu_userspace(void);
+/*
+ * Whose PMU (VPMUArch) the vCPU gets: -cpu ...,pmu-arch=, by default its
+ * CPU vendor's (target/i386/kvm/vpmu-cpuid.c).
+ */
+bool kvm_vpmu_choose_arch(X86CPU *cpu, int *arch, Error **errp);
+/* An AMD PMU's configuration from the CPU's flags and pmu-* properties. */
+bool kvm_vpmu_amd_config(X86CPU *cpu, VPMUConfig *cfg, Error **errp);
+/*
+ * cpu_x86_cpuid()'s last word on the PMU's bits: PERFCTR_CORE, leaf
+ * 0x80000022 and PDCM follow the vPMU's PMU (none with pmu=off).
+ */
+void kvm_vpmu_cpuid(X86CPU *cpu, uint32_t index, uint32_t count,
+                    uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
+                    uint32_t *edx);
+/*
+ * How many AMD counters KVM's own PMU has (0: none, or no core extension,
+ * so that RDPMC coherence is off), from KVM's CPUID without our bits.
+ */
+unsigned kvm_vpmu_kvm_amd_counters(void);
+/* Bits kvm_arch_get_supported_cpuid() adds for the userspace vPMU. */
+uint32_t kvm_vpmu_supported_cpuid(uint32_t function, uint32_t index,
+                                  int reg);
+
 /* How often management looks for contention (0: never). */
 uint32_t kvm_vpmu_monitor_ms(void);
 #define KVM_VPMU_DEFAULT_MONITOR_MS 1000
