@@ -126,7 +126,7 @@ ROUTED_TO_VPMU = [
 
 def conformance_tests(args):
     for i, (v, gp, fixed, width, fw) in enumerate(CONFORMANCE_CONFIGS):
-        cpu = (f'host,pmu=on,pmu-version={v},pmu-gp-counters={gp},'
+        cpu = (f'host,pmu=on,pmu-arch=intel,pmu-arch=intel,pmu-version={v},pmu-gp-counters={gp},'
                f'pmu-fixed-counters={fixed},pmu-counter-width={width},'
                f'pmu-full-width-write={"on" if fw else "off"}')
         guest_test(args, f'conformance-v{v}-gp{gp}-fixed{fixed}-w{width}'
@@ -353,7 +353,7 @@ def release_ms_test(args):
     ok, log = True, []
     ms = 4295
     with RunningGuest(args, 'idle', [
-            '-cpu', 'host,pmu=on', '-accel', f'kvm,vpmu-release-ms={ms}',
+            '-cpu', 'host,pmu=on,pmu-arch=intel', '-accel', f'kvm,vpmu-release-ms={ms}',
             '-append', 'stop1=1 stop-on-byte=1']) as g:
         if g.wait_for('PMC1 stopped'):
             t1 = time.monotonic()
@@ -373,7 +373,7 @@ def release_ms_test(args):
                          ' expected 2 (FIXED_CTR1, PMC0 not due)')
     ok, log = ok and g.ok, log + g.log
     with RunningGuest(args, 'idle', [
-            '-cpu', 'host,pmu=on', '-accel', 'kvm,vpmu-release-ms=100',
+            '-cpu', 'host,pmu=on,pmu-arch=intel', '-accel', 'kvm,vpmu-release-ms=100',
             '-append', 'stop=2']) as g:
         if g.wait_for('PMC0 stopped'):
             time.sleep(0.6)
@@ -408,7 +408,7 @@ def fd_reserve_test(args):
     limit raised, the counters count again without the guest's help.
     """
     import resource
-    extra = ['-smp', '2', '-cpu', 'host,pmu=on', '-append', 'all=1']
+    extra = ['-smp', '2', '-cpu', 'host,pmu=on,pmu-arch=intel', '-append', 'all=1']
 
     def steps(g):
         pid = g.qemu.pid
@@ -492,7 +492,7 @@ def host_test(args):
     """
     import resource
     g = PacedGuest(args, 'pmu-host', [
-        '-cpu', 'host,pmu=on', '-accel', 'kvm,vpmu-release-ms=100'])
+        '-cpu', 'host,pmu=on,pmu-arch=intel', '-accel', 'kvm,vpmu-release-ms=100'])
     pid = g.qemu.pid
     limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     seen = {}
@@ -584,7 +584,7 @@ class Migration:
             time.sleep(0.1)
         return 'timeout'
 
-    def save(self, name, cpu='host,pmu=on', fmt=None):
+    def save(self, name, cpu='host,pmu=on,pmu-arch=intel', fmt=None):
         """The guest's state at its SYNC, in a file; its path."""
         state = os.path.join(self.tmp, name)
         src, sock = self.launch(name, cpu)
@@ -611,7 +611,7 @@ class Migration:
                 src.kill()
         return state
 
-    def resume(self, name, state, cpu='host,pmu=on', accel=()):
+    def resume(self, name, state, cpu='host,pmu=on,pmu-arch=intel', accel=()):
         """A destination from @state; the guest's checks must pass."""
         dst, sock = self.launch(name, cpu, list(accel) +
                                 ['-incoming', f'exec:cat {state}'])
@@ -640,7 +640,7 @@ class Migration:
             if dst.poll() is None:
                 dst.kill()
 
-    def load_only(self, name, state, cpu='host,pmu=on', accel=()):
+    def load_only(self, name, state, cpu='host,pmu=on,pmu-arch=intel', accel=()):
         """A destination from @state that must load it; stopped then."""
         dst, sock = self.launch(name, cpu, list(accel) +
                                 ['-incoming', f'exec:cat {state}'])
@@ -657,7 +657,7 @@ class Migration:
             if dst.poll() is None:
                 dst.kill()
 
-    def refuse(self, name, state, expect, cpu='host,pmu=on'):
+    def refuse(self, name, state, expect, cpu='host,pmu=on,pmu-arch=intel'):
         """A destination from @state must fail, saying @expect."""
         try:
             bad = subprocess.run(
@@ -711,7 +711,7 @@ def migration_tests(args):
                  'the stream has cpu/vpmu and cpu/msr_architectural_pmu')
         m.resume('dst', state)
         m.refuse('mismatch', state, 'pmu-gp-counters=4, this QEMU',
-                 cpu='host,pmu=on,pmu-gp-counters=8')
+                 cpu='host,pmu=on,pmu-arch=intel,pmu-gp-counters=8')
     except Exception as e:                      # noqa: BLE001
         m.expect(False, f'harness error: {e!r}')
     m.finish('counting-guest', start)
@@ -724,8 +724,8 @@ def migration_tests(args):
         m.expect(vpmu_sub + b'\x00' not in kdata and kvm_sub in kdata,
                  'the kvm format has cpu/msr_architectural_pmu only')
         m.resume('kvm-dst', kvm_state)
-        m.load_only('kvm-dst-vpmu-kvm', kvm_state, accel=['-accel',
-                                                           'kvm,vpmu=kvm'])
+        m.load_only('kvm-dst-vpmu-kvm', kvm_state, cpu='host,pmu=on',
+                    accel=['-accel', 'kvm,vpmu=kvm'])
         # KVM's subsection with PMC9 = 5: gp_counters[9] after four
         # registers and three fixed counters.
         head = b'\x05' + bytes([len(kvm_sub)]) + kvm_sub + \
@@ -787,7 +787,7 @@ def reset_test(args):
     pmu-reset: system_reset over QMP must bring back the SDM's reset values
     and close every host event of the vCPU.
     """
-    g = PacedGuest(args, 'pmu-reset', ['-cpu', 'host,pmu=on'], reboot=True)
+    g = PacedGuest(args, 'pmu-reset', ['-cpu', 'host,pmu=on,pmu-arch=intel'], reboot=True)
 
     def fds_while_counting():
         n, _ = perf_fds(g.qemu.pid)
@@ -859,7 +859,7 @@ def smp_test(args):
     thread.
     """
     g = PacedGuest(args, 'pmu-smp', [
-        '-smp', '2', '-cpu', 'host,pmu=on', '-name', 'debug-threads=on',
+        '-smp', '2', '-cpu', 'host,pmu=on,pmu-arch=intel', '-name', 'debug-threads=on',
         '-append', 'sync=1'])
 
     def step(name):
@@ -911,7 +911,7 @@ def hotplug_test(args):
     pmu-hotplug.c.)
     """
     g = PacedGuest(args, 'pmu-hotplug', [
-        '-smp', '1,maxcpus=2', '-cpu', 'host,pmu=on',
+        '-smp', '1,maxcpus=2', '-cpu', 'host,pmu=on,pmu-arch=intel',
         '-name', 'debug-threads=on'])
     expect, pid = g.expect, g.qemu.pid
     new_cpu = '/machine/peripheral/cpu1'
@@ -1035,7 +1035,7 @@ def high_apic_id_test(args):
     try:
         g = PacedGuest(args, 'pmu-apic-id', [
             '-smp', '1,maxcpus=512,sockets=2,cores=256',
-            '-cpu', 'host,pmu=on',
+            '-cpu', 'host,pmu=on,pmu-arch=intel',
             '-append', 'cpuhp=0xcd8 apic-id=256 selector=256'])
     finally:
         run_guest_mod.qemu_command = pc_command
@@ -1129,10 +1129,10 @@ def libvirt_test(args):
 def config_tests(args):
     """Settings QEMU must refuse, or start with and warn about."""
     config_error_test(args, 'gp-counters-out-of-range',
-                      'host,pmu=on,pmu-gp-counters=9',
+                      'host,pmu=on,pmu-arch=intel,pmu-gp-counters=9',
                       'vPMU: pmu-gp-counters=9 is out of range 1..8')
     config_error_test(args, 'version-out-of-range',
-                      'host,pmu=on,pmu-version=6',
+                      'host,pmu=on,pmu-arch=intel,pmu-version=6',
                       'vPMU: pmu-version=6 is out of range 2..5')
     config_error_test(args, 'pmu-props-with-pmu-off',
                       'host,pmu=off,pmu-gp-counters=2',
@@ -1152,7 +1152,7 @@ def config_tests(args):
                         'kvm,vpmu-release-ms=... has no effect on vCPUs '
                         'with pmu=off')
     if not os.path.exists('/sys/bus/event_source/devices/cpu'):
-        config_warning_test(args, 'rdpmc-in-software-mode', 'host,pmu=on',
+        config_warning_test(args, 'rdpmc-in-software-mode', 'host,pmu=on,pmu-arch=intel',
                             'kvm,vpmu-rdpmc=on', 'vPMU: -accel '
                             'kvm,vpmu-rdpmc=... has no effect in '
                             'software mode')
@@ -1160,12 +1160,12 @@ def config_tests(args):
         report('config/rdpmc-in-software-mode', None, 0,
                'NOT TESTED: this host has a PMU, so the backend runs in '
                'hardware mode')
-    config_error_test(args, 'malformed-vpmu-filter', 'host,pmu=on',
+    config_error_test(args, 'malformed-vpmu-filter', 'host,pmu=on,pmu-arch=intel',
                       "vPMU filter: 'bogus' must start with 'allow' or "
                       "'deny'", accel='kvm,vpmu-filter=bogus')
     if not os.path.exists('/sys/bus/event_source/devices/cpu'):
         config_error_test(args, 'hardware-backend-without-host-pmu',
-                          'host,pmu=on', 'vpmu-backend=hardware, but '
+                          'host,pmu=on,pmu-arch=intel', 'vpmu-backend=hardware, but '
                           'the host cannot count guest events',
                           accel='kvm,vpmu-backend=hardware')
     else:
@@ -1182,7 +1182,7 @@ def kvm_has_own_pmu():
         return None
 
 
-EXACT = ['-accel', 'kvm,vpmu-exact=on', '-cpu', 'host,pmu=on']
+EXACT = ['-accel', 'kvm,vpmu-exact=on', '-cpu', 'host,pmu=on,pmu-arch=intel']
 
 
 def demo_instructions(out):
@@ -1392,7 +1392,7 @@ def exact_tests(args):
         exact_gdb_test(args, count)
 
 
-LBR_CPU = 'host,pmu=on,lbr=on'
+LBR_CPU = 'host,pmu=on,pmu-arch=intel,lbr=on'
 # What QEMU warns when KVM_GET_CPUID2 lacks CPUID.(7,0):EDX[19]
 ARCH_LBR_CPUID_DROPPED = 'KVM dropped CPUID.(7,0):EDX[19]'
 
@@ -1662,7 +1662,7 @@ def lbr_tests(args):
                       'vPMU: -cpu lbr=... configures the userspace vPMU, '
                       'which pmu=off turns off')
     config_error_test(args, 'lbr-depth-without-lbr',
-                      'host,pmu=on,lbr-depth=16',
+                      'host,pmu=on,pmu-arch=intel,lbr-depth=16',
                       "vPMU: lbr-depth=16 sets the depth of the userspace "
                       "vPMU's LBR, which lbr=on turns on")
     config_error_test(args, 'lbr-fmt-0', LBR_CPU + ',lbr-fmt=0',
@@ -1687,10 +1687,110 @@ def lbr_tests(args):
                'backend may be available')
 
 
+# The AMD PMU's flavours: (name, -cpu, pmu-amd -append).  -cpu host on
+# an AMD host gets perfctr-core and perfmon-v2 from the vPMU.
+AMD_FLAVOURS = [
+    ('v2', 'host,pmu=on', 'core=1 v2=1 n=6'),
+    ('v2-3', 'host,pmu=on,pmu-gp-counters=3', 'core=1 v2=1 n=3'),
+    ('core', 'host,pmu=on,perfmon-v2=off', 'core=1 v2=0 n=6'),
+    ('k7', 'host,pmu=on,perfmon-v2=off,perfctr-core=off',
+     'core=0 v2=0 n=4'),
+]
+
+
+def amd_tests(args):
+    """
+    The AMD PMU that an AMD vendor gets (pmu-arch=auto): pmu-amd in each
+    flavour (CPUID, MSRs and aliases, cycles on every counter, the gates,
+    overflow and PMI with the LVTPC left unmasked, PerfMonV2 status), no
+    vendor warning; migration (and refusals), reset; the settings QEMU
+    refuses for it.  RDPMC needs KVM's own PMU: a loud SKIP here.
+    """
+    with open('/proc/cpuinfo') as f:
+        amd_host = 'AuthenticAMD' in f.read()
+    if not amd_host:
+        report('guest/pmu-amd', None, 0, 'NOT RUN: the AMD PMU tests boot '
+               '-cpu host on an AMD host (the vPMU reports its AMD CPUID '
+               'bits as supported on AMD hosts only)')
+        return
+    for name, cpu, append in AMD_FLAVOURS:
+        guest_test(args, f'pmu-amd-{name}', 'pmu-amd',
+                   ['-cpu', cpu, '-append', f'only=0xf {append}'],
+                   expect_stderr=[('guests that pick their PMU driver by '
+                                   'vendor', 0)])
+    cpu = AMD_FLAVOURS[0][1]
+    m = Migration(args, 'pmu-amd', ['-append', 'only=0x10'], min_checks=3)
+    start = time.monotonic()
+    try:
+        state = m.save('amd-src', cpu=cpu)
+        with open(state, 'rb') as f:
+            data = f.read()
+        m.expect(b'cpu/vpmu/arch' in data and
+                 b'cpu/msr_architectural_pmu' not in data,
+                 'the stream has cpu/vpmu/arch and no Intel PMU subsection')
+        m.resume('amd-dst', state, cpu=cpu)
+        # cpu/vpmu's configuration differs first; cpu/vpmu/arch catches
+        # a stream whose configuration reads the same (below)
+        m.refuse('amd-to-intel', state, "the migration stream's PMU has "
+                 "pmu-gp-counters=6, this QEMU's has 4",
+                 cpu=cpu + ',pmu-arch=intel')
+        m.refuse('amd-to-core', state, "the migration stream's AMD PMU has "
+                 "perfmon-v2=on, this QEMU's has perfmon-v2=off",
+                 cpu=cpu + ',perfmon-v2=off')
+    except Exception as e:                      # noqa: BLE001
+        m.expect(False, f'harness error: {e!r}')
+    m.finish('amd', start)
+    # An Intel PMU's stream into an AMD vCPU, with a configuration that
+    # reads the same in cpu/vpmu: 2, 6 GP, no fixed, 48 bits, no FW_WRITE
+    m = Migration(args, 'pmu-amd', ['-append', 'only=0x40'], min_checks=1)
+    start = time.monotonic()
+    try:
+        state = m.save('intel-src', cpu='host,pmu=on,pmu-arch=intel')
+        m.refuse('intel-to-amd', state, "the migration stream's PMU has "
+                 "pmu-gp-counters=4, this QEMU's has 6", cpu=cpu)
+        state = m.save('intel-like-amd-src', cpu='host,pmu=on,'
+                       'pmu-arch=intel,pmu-version=2,pmu-gp-counters=6,'
+                       'pmu-fixed-counters=0,pmu-full-width-write=off')
+        m.refuse('intel-like-amd', state, "the migration stream's PMU is "
+                 "Intel's, this vCPU's AMD's", cpu=cpu)
+    except Exception as e:                      # noqa: BLE001
+        m.expect(False, f'harness error: {e!r}')
+    m.finish('intel-into-amd', start)
+
+    g = PacedGuest(args, 'pmu-amd', ['-cpu', cpu, '-append', 'only=0x20'],
+                   reboot=True)
+    status = run_reset_guest(g)
+    g.finish('reset/amd', status, min_checks=2, max_checks=2)
+
+    report('guest/pmu-amd RDPMC', None, 0,
+           'NOT TESTED: RDPMC of an AMD PMU needs KVM\'s own PMU '
+           '(kvm.enable_pmu=Y on an SVM host); here a guest RDPMC raises '
+           '#GP' if kvm_has_own_pmu() is False else
+           'NOT TESTED: no guest test of AMD RDPMC coherence yet')
+    config_error_test(args, 'amd-pmu-version', cpu + ',pmu-version=4',
+                      'has an AMD PMU, to which pmu-version')
+    config_error_test(args, 'amd-fixed-counters',
+                      cpu + ',pmu-fixed-counters=3',
+                      'has an AMD PMU, to which pmu-fixed-counters')
+    config_error_test(args, 'amd-lbr', cpu + ',lbr=on',
+                      'has an AMD PMU, to which lbr, lbr-depth and arch-lbr')
+    config_error_test(args, 'amd-v2-without-core',
+                      cpu + ',perfctr-core=off',
+                      'vPMU: perfmon-v2 needs perfctr-core')
+    config_error_test(args, 'amd-gp-counters-7', cpu + ',pmu-gp-counters=7',
+                      'pmu-gp-counters')
+    config_error_test(args, 'pmu-arch-bad', 'host,pmu=on,pmu-arch=arm',
+                      'vPMU: pmu-arch=arm: use auto')
+    config_error_test(args, 'pmu-arch-with-pmu-off',
+                      'host,pmu=off,pmu-arch=amd',
+                      'vPMU: -cpu pmu-arch=... configures the userspace '
+                      'vPMU, which pmu=off turns off')
+
+
 # Guest tests that --only can pick, to run one alone while working on it.
 SELECTABLE = {
     'pmi': lambda args: guest_test(args, 'pmu-pmi', 'pmu-pmi',
-                                   ['-cpu', 'host,pmu=on']),
+                                   ['-cpu', 'host,pmu=on,pmu-arch=intel']),
     'host': host_test,
     'release-ms': release_ms_test,
     'fd-reserve': fd_reserve_test,
@@ -1706,6 +1806,7 @@ SELECTABLE = {
     'checkpatch': checkpatch_test,
     'exact': exact_tests,
     'lbr': lbr_tests,
+    'amd': amd_tests,
     # Every section, with no SKIP for ring 3 (which this host's KVM does
     # not step): fails here, for hosts that step user mode
     'exact-full': lambda args: guest_test(args, 'pmu-exact-full',
@@ -1743,6 +1844,7 @@ def main():
     unit_test(args.qemu_build, 'test-vpmu-retire')
     unit_test(args.qemu_build, 'test-vpmu-events')
     unit_test(args.qemu_build, 'test-vpmu-lbr-hw')
+    unit_test(args.qemu_build, 'test-vpmu-amd')
     unit_test(args.qemu_build, 'test-vpmu-lbr')
     unit_test(args.qemu_build, 'test-vpmu-perf')
     checkpatch_test(args)
@@ -1755,7 +1857,7 @@ def main():
                f'KVM is required and {problem}; run on a host with '
                '/dev/kvm (read-write)')
     else:
-        host_pmu = ['-cpu', 'host,pmu=on']
+        host_pmu = ['-cpu', 'host,pmu=on,pmu-arch=intel']
         if kvm_has_own_pmu() is False:
             guest_test(args, 'pmu-basic', 'pmu-basic',
                        host_pmu + ['-append', 'rdpmc-gp=1'],
@@ -1774,8 +1876,8 @@ def main():
                    ['-cpu', 'host,pmu=off', '-append', 'expect-version=0'])
         if kvm_has_own_pmu() is False:
             guest_test(args, 'vpmu-kvm-selects-kvm', 'pmu-basic',
-                       ['-accel', 'kvm,vpmu=kvm'] + host_pmu +
-                       ['-append', 'expect-version=0'])
+                       ['-accel', 'kvm,vpmu=kvm', '-cpu', 'host,pmu=on',
+                        '-append', 'expect-version=0'])
         else:
             report('guest/vpmu-kvm-selects-kvm', None, 0,
                    'NOT TESTED: KVM has its own PMU on this host, so the '
@@ -1787,7 +1889,7 @@ def main():
                            args.guest_build, 'tests', 'guest'))})
         guest_test(args, 'pmu-pmi', 'pmu-pmi', host_pmu)
         guest_test(args, 'pmu-pmi-v4', 'pmu-pmi',
-                   ['-cpu', 'host,pmu=on,pmu-version=4'])
+                   ['-cpu', 'host,pmu=on,pmu-arch=intel,pmu-version=4'])
         if kvm_has_own_pmu():
             guest_test(args, 'pmu-rdpmc', 'pmu-rdpmc', host_pmu)
         else:
@@ -1809,6 +1911,7 @@ def main():
         soak_test(args)
         exact_tests(args)
         lbr_tests(args)
+        amd_tests(args)
         libvirt_test(args)
         config_tests(args)
 

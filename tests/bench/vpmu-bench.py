@@ -102,7 +102,7 @@ def exact_table(args, out):
     its branchy loop with the same loop stepped here for the counter alone.
     """
     results, info, _ = run_bench(args, 'kvm,vpmu-exact=on',
-                                 ['-cpu', 'host,pmu=on', '-append',
+                                 ['-cpu', 'host,pmu=on,pmu-arch=intel', '-append',
                                   'exact=1'], out)
     phases = {name: cycles for name, cycles, _ in results}
     if set(phases) != {'bare-exit', 'nop-block-free', 'nop-block-stepped',
@@ -143,7 +143,7 @@ def lbr_table(args, exact):
     """
     ph = {}
     _, info, _ = run_bench(args, args.accel,
-                           ['-cpu', 'host,pmu=on,lbr=on', '-append', 'lbr=1'],
+                           ['-cpu', 'host,pmu=on,pmu-arch=intel,lbr=on', '-append', 'lbr=1'],
                            ph)
     print()
     print(f'LBR, software backend (-accel {args.accel} -cpu '
@@ -214,7 +214,7 @@ def main():
     ap.add_argument('extra', nargs='*')
     args = ap.parse_args()
 
-    extra = args.extra or ['-cpu', 'host,pmu=on']
+    extra = args.extra or ['-cpu', 'host,pmu=on,pmu-arch=intel']
     results, _, coherent = run_bench(args, args.accel, extra)
     if not results or results[0][0] != 'bare-exit':
         print('vpmu-bench: the guest produced no results', file=sys.stderr)

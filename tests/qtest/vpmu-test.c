@@ -61,7 +61,8 @@ static void test_properties(void)
     if (!have_kvm()) {
         return;
     }
-    qts = qtest_init("-accel kvm -cpu host,pmu=on,pmu-gp-counters=6,"
+    qts = qtest_init("-accel kvm -cpu host,pmu=on,pmu-arch=intel,"
+                     "pmu-gp-counters=6,"
                      "pmu-version=4 -S");
     g_assert_cmpint(qom_get_int(qts, "pmu-gp-counters"), ==, 6);
     g_assert_cmpint(qom_get_int(qts, "pmu-version"), ==, 4);
@@ -78,7 +79,7 @@ static void test_stats_at_start(void)
     if (!have_kvm()) {
         return;
     }
-    qts = qtest_init("-accel kvm -cpu host,pmu=on -S");
+    qts = qtest_init("-accel kvm -cpu host,pmu=on,pmu-arch=intel -S");
     resp = qom_get(qts, "x-vpmu-stats");
     g_assert(qdict_haskey(resp, "return"));
     stats = qdict_get_qdict(resp, "return");
@@ -140,8 +141,8 @@ static QTestState *start_counting(const char *accel_opts)
     if (!guest) {
         return NULL;
     }
-    return qtest_initf("-accel 'kvm%s' -cpu host,pmu=on -kernel %s",
-                       accel_opts, guest);
+    return qtest_initf("-accel 'kvm%s' -cpu host,pmu=on,pmu-arch=intel "
+                       "-kernel %s", accel_opts, guest);
 }
 
 /* query-vpmu's entry for vCPU 0 (a new reference). */
@@ -265,7 +266,8 @@ static void test_query_schema(void)
     if (!have_kvm()) {
         return;
     }
-    qts = qtest_init("-accel kvm -smp 2 -cpu host,pmu=on,pmu-gp-counters=3,"
+    qts = qtest_init("-accel kvm -smp 2 -cpu host,pmu=on,pmu-arch=intel,"
+                     "pmu-gp-counters=3,"
                      "pmu-fixed-counters=2 -S");
     resp = qtest_qmp(qts, "{ 'execute': 'query-vpmu' }");
     list = qdict_get_qlist(resp, "return");
@@ -288,7 +290,7 @@ static void test_query_schema(void)
     qobject_unref(resp);
     /* HMP's table is a view of the same. */
     hmp = qtest_hmp(qts, "info vpmu");
-    g_assert_nonnull(strstr(hmp, "CPU 1: PMU version"));
+    g_assert_nonnull(strstr(hmp, "CPU 1: Intel PMU version"));
     g_assert_nonnull(strstr(hmp, "fixed1"));
     g_assert_null(strstr(hmp, "gp3"));
     g_free(hmp);
@@ -404,14 +406,14 @@ static void test_errors(void)
 {
     QTestState *qts;
     QList *many = qlist_new();
-    QDict *resp, *f;
+    QDict *resp, *f, *ev0;
     int i;
 
     if (!have_kvm()) {
         qobject_unref(many);
         return;
     }
-    qts = qtest_init("-accel kvm -cpu host,pmu=on -S");
+    qts = qtest_init("-accel kvm -cpu host,pmu=on,pmu-arch=intel -S");
     assert_error(qtest_qmp(qts, "{ 'execute': 'vpmu-reclaim', "
                            "'arguments': { 'cpu-index': 7 } }"),
                  "no vCPU with cpu-index 7");
@@ -433,16 +435,31 @@ static void test_errors(void)
                            "'arguments': { 'action': 'allow', "
                            "'events': %p } }", many),
                  "65 events, at most 64");
+    /* Selects have 12 bits (AMD's). */
+    assert_error(qtest_qmp(qts, "{ 'execute': 'vpmu-set-filter', "
+                           "'arguments': { 'action': 'deny', 'events': "
+                           "[ { 'select': 4096, 'umask': 0 } ] } }"),
+                 "event select 0x1000");
     resp = qtest_qmp(qts, "{ 'execute': 'vpmu-set-filter', 'arguments': "
                      "{ 'action': 'deny', 'events': "
-                     "[ { 'select': 256, 'umask': 0 } ] } }");
-    g_assert(qdict_haskey(resp, "error"));      /* not a uint8 */
+                     "[ { 'select': 65536, 'umask': 0 } ] } }");
+    g_assert(qdict_haskey(resp, "error"));      /* not a uint16 */
     qobject_unref(resp);
     /* Nothing changed: still no filter. */
     f = qtest_qmp_assert_success_ref(qts,
                                      "{ 'execute': 'query-vpmu-filter' }");
     g_assert_cmpstr(qdict_get_str(f, "action"), ==, "deny");
     g_assert_cmpint(qlist_size(qdict_get_qlist(f, "events")), ==, 0);
+    qobject_unref(f);
+    /* A 12-bit select comes back as it went in. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vpmu-set-filter', "
+                             "'arguments': { 'action': 'deny', 'events': "
+                             "[ { 'select': 455, 'umask': 3 } ] } }");
+    f = qtest_qmp_assert_success_ref(qts,
+                                     "{ 'execute': 'query-vpmu-filter' }");
+    ev0 = qobject_to(QDict, qlist_peek(qdict_get_qlist(f, "events")));
+    g_assert_cmpint(qdict_get_int(ev0, "select"), ==, 0x1c7);
+    g_assert_cmpint(qdict_get_int(ev0, "umask"), ==, 3);
     qobject_unref(f);
     qtest_quit(qts);
 

@@ -122,7 +122,7 @@ STDERR_KNOWN = re.compile(
 
 # Version 4 has GLOBAL_STATUS_SET and CTR_FRZ for the guest to exercise;
 # the rest is version 2's (4 GP, 3 fixed counters, 48 bits here).
-DEFAULT_CPU = 'host,pmu=on,pmu-version=4'
+DEFAULT_CPU = 'host,pmu=on,pmu-arch=intel,pmu-version=4'
 PR_SET_PDEATHSIG = 1
 CLIENTS = ('query', 'reclaim', 'filter')
 CONTROL = 'control'
@@ -538,7 +538,7 @@ class QueryClient(LoadClient):
             txt = self.q.cmd('human-monitor-command',
                              **{'command-line': 'info vpmu'})
             s.ops.add('info vpmu')
-            heads = re.findall(r'^CPU (\d+): PMU version', txt, re.M)
+            heads = re.findall(r"^CPU (\d+): \w+ PMU version", txt, re.M)
             self.expect(heads == [str(i) for i in range(s.smp)],
                         f'info vpmu says {txt[:300]!r}')
         self.sleep(0, 0.02)
