@@ -30,12 +30,15 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -Werror
 mkdir -p build/fuzz/trace
 python3 scripts/trace-stubs.py hw/i386/vpmu/trace-events "$trace"
 
-# build OUT SOURCES...: relink only when an input is newer than OUT.
+# build OUT SOURCES...: relink only when an input is newer than OUT.  The
+# fuzzers include two headers of the unit tests (vpmu-insn-capstone.h,
+# vpmu-null-backend.h).
 build() {
     out=$1
     shift
     if [ -f "$out" ] &&
-       [ -z "$(find tests/fuzz tests/unit/vpmu-insn-capstone.h "$@" \
+       [ -z "$(find tests/fuzz tests/unit/vpmu-insn-capstone.h \
+                tests/unit/vpmu-null-backend.h "$@" \
                 hw/i386/vpmu/trace.h hw/i386/vpmu/trace-events \
                 hw/i386/vpmu/vpmu-internal.h \
                 include/hw/i386 "$trace" scripts/trace-stubs.py \

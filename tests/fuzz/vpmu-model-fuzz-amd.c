@@ -28,6 +28,7 @@
 #include "qapi/error.h"
 #include "hw/i386/vpmu.h"
 #include "vpmu-model-fuzz.h"
+#include "../unit/vpmu-null-backend.h"
 
 #define NSLOTS      VPMU_MAX_COUNTERS
 #define NCTR        6                       /* KVM_MAX_NR_AMD_GP_COUNTERS */
@@ -55,14 +56,15 @@ typedef enum Flavour { FL_K7, FL_CORE, FL_V2 } Flavour;
 
 static struct {
     VPMUState s;
-    VPMUState other;            /* where saved states are loaded */
+    /*
+     * Where saved states are loaded, with null_ops: a host that counts
+     * nothing, so that states compare.
+     */
+    VPMUState other;
     VPMUConfig cfg;
     Flavour fl;
     int n;                      /* counters */
-    /* The fake host: counts only on slots the model enabled. */
-    bool programmed[NSLOTS], enabled[NSLOTS], refuse;
-    uint64_t count[NSLOTS], deadline[NSLOTS];
-    VPMUHostEvent event[NSLOTS];
+    VPMUFuzzHost host;          /* behind az.s: fake_ops' opaque */
     /* The oracle: what the guest must see now. */
     uint64_t ctl[NCTR], value[NCTR], gctl, status;
     bool pmi, reclaimed;
@@ -70,8 +72,7 @@ static struct {
     const char *op;
     uint32_t msr;
     uint64_t val;
-    const uint8_t *in;
-    size_t len;
+    VPMUFuzzInput input;
 } az;
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -86,18 +87,13 @@ afail(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n  config: AMD %s, %d counters%s\n  op: %s msr 0x%"
             PRIx32 " val 0x%" PRIx64 "\n", names[az.fl], az.n,
-            az.refuse ? ", host refuses" : "", az.op, az.msr, az.val);
+            az.host.refuse ? ", host refuses" : "", az.op, az.msr, az.val);
     abort();
 }
 
 static uint64_t take(unsigned nbytes)
 {
-    uint64_t v = 0;
-
-    for (; nbytes && az.len; nbytes--, az.len--) {
-        v = v << 8 | *az.in++;
-    }
-    return v;
+    return vpmu_fuzz_take(&az.input, nbytes);
 }
 
 static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
@@ -113,28 +109,7 @@ static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
               "index %u)", slot, ev->eventsel, ev->arch, ev->fixed,
               ev->index);
     }
-    az.programmed[slot] = !az.refuse;
-    az.enabled[slot] = false;
-    az.count[slot] = 0;
-    az.deadline[slot] = period;
-    az.event[slot] = *ev;
-    return !az.refuse;
-}
-
-static void fake_set_period(void *opaque, unsigned slot, uint64_t period)
-{
-    if (!az.programmed[slot]) {
-        afail("set_period(slot %u) on a slot with no event", slot);
-    }
-    az.deadline[slot] = az.count[slot] + period;
-}
-
-static void fake_set_enabled(void *opaque, unsigned slot, bool enabled)
-{
-    if (!az.programmed[slot]) {
-        afail("set_enabled(slot %u) on a slot with no event", slot);
-    }
-    az.enabled[slot] = enabled;
+    return vpmu_fuzz_host_program(opaque, slot, ev, period);
 }
 
 static void fake_set_enabled_batch(void *opaque, uint64_t start,
@@ -147,60 +122,18 @@ static void fake_set_enabled_batch(void *opaque, uint64_t start,
     }
     for (slot = 0; slot < NSLOTS; slot++) {
         if ((start | stop) & (1ULL << slot)) {
-            fake_set_enabled(opaque, slot, start & (1ULL << slot));
+            vpmu_fuzz_host_set_enabled(opaque, slot, start & (1ULL << slot));
         }
     }
 }
 
-static uint64_t fake_read(void *opaque, unsigned slot)
-{
-    return az.programmed[slot] ? az.count[slot] : 0;
-}
-
-static void fake_release(void *opaque, unsigned slot)
-{
-    az.programmed[slot] = az.enabled[slot] = false;
-}
-
 static const VPMUBackendOps fake_ops = {
     .program = fake_program,
-    .set_period = fake_set_period,
-    .set_enabled = fake_set_enabled,
+    .set_period = vpmu_fuzz_host_set_period,
+    .set_enabled = vpmu_fuzz_host_set_enabled,
     .set_enabled_batch = fake_set_enabled_batch,
-    .read = fake_read,
-    .release = fake_release,
-};
-
-/* For az.other: a host that counts nothing, so that states compare. */
-static bool idle_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
-                         uint64_t period)
-{
-    return true;
-}
-
-static void idle_set_period(void *opaque, unsigned slot, uint64_t period)
-{
-}
-
-static void idle_set_enabled(void *opaque, unsigned slot, bool enabled)
-{
-}
-
-static uint64_t idle_read(void *opaque, unsigned slot)
-{
-    return 0;
-}
-
-static void idle_release(void *opaque, unsigned slot)
-{
-}
-
-static const VPMUBackendOps idle_ops = {
-    .program = idle_program,
-    .set_period = idle_set_period,
-    .set_enabled = idle_set_enabled,
-    .read = idle_read,
-    .release = idle_release,
+    .read = vpmu_fuzz_host_read,
+    .release = vpmu_fuzz_host_release,
 };
 
 static bool v2(void)
@@ -271,7 +204,7 @@ static bool oracle_wants(unsigned i)
 
 static bool oracle_counts(unsigned i)
 {
-    return oracle_wants(i) && !az.refuse && !az.reclaimed;
+    return oracle_wants(i) && !az.host.refuse && !az.reclaimed;
 }
 
 static uint64_t hrd(uint32_t msr)
@@ -290,12 +223,11 @@ static bool tick(unsigned i, uint64_t n)
     bool signal;
     uint64_t total;
 
-    if (i >= NCTR || !az.enabled[i]) {
+    if (i >= NCTR || !az.host.enabled[i]) {
         return false;
     }
-    signal = n && n >= az.deadline[i] - az.count[i];
+    signal = vpmu_fuzz_host_count(&az.host, i, n);
     total = az.value[i] + n;
-    az.count[i] += n;
     if (total > W48) {
         if (v2()) {
             az.status |= 1ULL << i;
@@ -517,7 +449,7 @@ static void check_all(void)
     }
     for (i = 0; i < NSLOTS; i++) {
         if (i >= (unsigned)az.n) {
-            if (az.programmed[i] || vpmu_slot_counting(&az.s, i) ||
+            if (az.host.programmed[i] || vpmu_slot_counting(&az.s, i) ||
                 vpmu_slot_present(&az.s, i)) {
                 afail("slot %u of %d counters is in use", i, az.n);
             }
@@ -540,23 +472,23 @@ static void check_all(void)
             afail("counter %u counting %d, expected %d", i,
                   vpmu_slot_counting(&az.s, i), oracle_wants(i));
         }
-        if (az.programmed[i] &&
-            az.deadline[i] - az.count[i] != W48 - az.value[i] + 1) {
+        if (az.host.programmed[i] &&
+            vpmu_fuzz_host_left(&az.host, i) != W48 - az.value[i] + 1) {
             afail("counter %u signals in 0x%" PRIx64 " events, wraps in 0x%"
-                  PRIx64, i, az.deadline[i] - az.count[i],
+                  PRIx64, i, vpmu_fuzz_host_left(&az.host, i),
                   W48 - az.value[i] + 1);
         }
         if (az.s.dirty) {
             continue;
         }
-        if (az.enabled[i] != oracle_counts(i)) {
+        if (az.host.enabled[i] != oracle_counts(i)) {
             afail("counter %u is %scounting after vpmu_sync()", i,
-                  az.enabled[i] ? "" : "not ");
+                  az.host.enabled[i] ? "" : "not ");
         }
-        if (az.enabled[i] &&
-            az.event[i].eventsel != (az.ctl[i] & ~(EN | INT | HG))) {
+        if (az.host.enabled[i] &&
+            az.host.event[i].eventsel != (az.ctl[i] & ~(EN | INT | HG))) {
             afail("counter %u counts event 0x%" PRIx64 ", CTL 0x%" PRIx64,
-                  i, az.event[i].eventsel, az.ctl[i]);
+                  i, az.host.event[i].eventsel, az.ctl[i]);
         }
     }
 }
@@ -675,7 +607,7 @@ static void fuzz_save_load(bool corrupt)
         break;
     }
     st.pmi_pending = take(1) & 1;
-    vpmu_state_init(&az.other, &az.cfg, &idle_ops, NULL);
+    vpmu_state_init(&az.other, &az.cfg, &null_ops, NULL);
     want = oracle_reachable(&st);
     ok = vpmu_load_state(&az.other, &st, &err);
     if (ok != want) {
@@ -720,7 +652,7 @@ static void fuzz_cross_arch(void)
     intel.perf_capabilities = 0;
     intel.version = v2() ? 2 : 2 + take(1) % 4;
     vpmu_saved_state_init(&st, &intel);
-    vpmu_state_init(&az.other, &az.cfg, &idle_ops, NULL);
+    vpmu_state_init(&az.other, &az.cfg, &null_ops, NULL);
     if (vpmu_load_state(&az.other, &st, &err) ||
         !strstr(error_get_pretty(err), "Intel's")) {
         afail("an Intel state loads into an AMD PMU: %s",
@@ -731,7 +663,7 @@ static void fuzz_cross_arch(void)
     vpmu_release_all(&az.other);
 
     vpmu_save_state(&az.s, &st);
-    vpmu_state_init(&az.other, &intel, &idle_ops, NULL);
+    vpmu_state_init(&az.other, &intel, &null_ops, NULL);
     if (vpmu_load_state(&az.other, &st, &err) ||
         !strstr(error_get_pretty(err), "AMD's")) {
         afail("an AMD state loads into an Intel PMU: %s",
@@ -870,7 +802,7 @@ static void amd_op(void)
             az.reclaimed = !az.reclaimed;
             vpmu_set_reclaimed(&az.s, az.reclaimed);
             for (i = 0; az.reclaimed && i < NSLOTS; i++) {
-                if (az.programmed[i]) {
+                if (az.host.programmed[i]) {
                     afail("slot %u keeps a host event after reclaim", i);
                 }
             }
@@ -904,15 +836,16 @@ static void amd_op(void)
 void vpmu_fuzz_amd(const uint8_t *data, size_t size)
 {
     Error *err = NULL;
-    unsigned c, i;
+    unsigned c;
 
     memset(&az, 0, sizeof(az));
-    az.in = data;
-    az.len = size;
+    az.input.data = data;
+    az.input.len = size;
+    az.host.fail = afail;
     c = take(1);
     az.fl = c % 3;
     az.n = az.fl == FL_V2 ? 1 + (c >> 2) % 6 : az.fl == FL_CORE ? 6 : 4;
-    az.refuse = (c & 0xe0) == 0xe0;
+    az.host.refuse = (c & 0xe0) == 0xe0;
     vpmu_config_amd(&az.cfg, az.fl != FL_K7, az.fl == FL_V2,
                     az.fl == FL_V2 ? az.n : 0);
     az.op = "config";
@@ -924,20 +857,16 @@ void vpmu_fuzz_amd(const uint8_t *data, size_t size)
     }
     check_config(take(1));
 
-    vpmu_state_init(&az.s, &az.cfg, &fake_ops, NULL);
+    vpmu_state_init(&az.s, &az.cfg, &fake_ops, &az.host);
     oracle_reset();
     if (vpmu_pmi_masks_lvtpc(&az.s)) {
         afail("an AMD PMI masks the LVTPC");
     }
     check_all();
-    while (az.len) {
+    while (az.input.len) {
         amd_op();
     }
     az.op = "release all";
     vpmu_release_all(&az.s);
-    for (i = 0; i < NSLOTS; i++) {
-        if (az.programmed[i]) {
-            afail("slot %u still has a host event after release_all()", i);
-        }
-    }
+    vpmu_fuzz_host_check_released(&az.host);
 }

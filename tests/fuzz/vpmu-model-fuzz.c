@@ -39,6 +39,7 @@
 #include "hw/i386/vpmu.h"
 #include "vpmu-lbr-oracle.h"
 #include "vpmu-model-fuzz.h"
+#include "../unit/vpmu-null-backend.h"
 
 #define NSLOTS VPMU_MAX_COUNTERS
 
@@ -70,13 +71,13 @@ typedef enum Kind {
 /* Everything is static: nothing is allocated per input or per op. */
 static struct {
     VPMUState s;
-    VPMUState loaded;           /* where corrupted saved states go */
+    /*
+     * Where saved states go, with null_ops: a host that counts nothing,
+     * so that states compare.
+     */
+    VPMUState loaded;
     VPMUConfig cfg;
-    /* The fake host: counts only on slots the model enabled. */
-    bool programmed[NSLOTS], enabled[NSLOTS], refuse;
-    uint64_t count[NSLOTS];
-    uint64_t deadline[NSLOTS];  /* count at which the host signals */
-    uint64_t event[NSLOTS];     /* VPMUHostEvent.eventsel programmed */
+    VPMUFuzzHost host;          /* behind fz.s: fake_ops' opaque */
     /* The oracle: what the guest must see now. */
     uint64_t value[NSLOTS], status;
     bool pmi;
@@ -95,8 +96,7 @@ static struct {
     const char *op;
     uint32_t msr;
     uint64_t val;
-    const uint8_t *in;
-    size_t len;
+    VPMUFuzzInput input;
 } fz;
 
 /*
@@ -122,7 +122,7 @@ fail(const char *fmt, ...)
             PRIx64 ", depth %" PRIu64 "%s%s\n  op: %s msr 0x%" PRIx32
             " val 0x%" PRIx64 "\n", fz.cfg.version, fz.cfg.nr_gp,
             fz.cfg.gp_width, fz.cfg.nr_fixed, fz.cfg.fixed_width,
-            fz.cfg.perf_capabilities, fz.refuse ? ", host refuses" : "",
+            fz.cfg.perf_capabilities, fz.host.refuse ? ", host refuses" : "",
             fz.cfg.lbr.kind, fz.cfg.lbr.format, fz.cfg.lbr.depth,
             fz.cfg.lbr.quirks, fz.dbg, fz.lbr.ctl, fz.lbr.depth,
             fz.lbr_reclaimed ? ", reclaimed" : "",
@@ -139,89 +139,21 @@ static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
         (ev->eventsel & (VPMU_EVTSEL_EN | VPMU_EVTSEL_INT))) {
         fail("program(slot %u) got event 0x%" PRIx64, slot, ev->eventsel);
     }
-    fz.programmed[slot] = !fz.refuse;
-    fz.enabled[slot] = false;
-    fz.count[slot] = 0;
-    fz.deadline[slot] = period;
-    fz.event[slot] = ev->eventsel;
-    return !fz.refuse;
+    return vpmu_fuzz_host_program(opaque, slot, ev, period);
 }
-
-static void fake_set_period(void *opaque, unsigned slot, uint64_t period)
-{
-    if (!fz.programmed[slot]) {
-        fail("set_period(slot %u) on a slot with no event", slot);
-    }
-    fz.deadline[slot] = fz.count[slot] + period;
-}
-
-static void fake_set_enabled(void *opaque, unsigned slot, bool enabled)
-{
-    if (!fz.programmed[slot]) {
-        fail("set_enabled(slot %u) on a slot with no event", slot);
-    }
-    fz.enabled[slot] = enabled;
-}
-
-static uint64_t fake_read(void *opaque, unsigned slot)
-{
-    return fz.programmed[slot] ? fz.count[slot] : 0;
-}
-
-static void fake_release(void *opaque, unsigned slot)
-{
-    fz.programmed[slot] = fz.enabled[slot] = false;
-}
-
-/* For fz.loaded: a host that counts nothing, so that states compare. */
-static bool idle_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
-                         uint64_t period)
-{
-    return true;
-}
-
-static void idle_set_period(void *opaque, unsigned slot, uint64_t period)
-{
-}
-
-static void idle_set_enabled(void *opaque, unsigned slot, bool enabled)
-{
-}
-
-static uint64_t idle_read(void *opaque, unsigned slot)
-{
-    return 0;
-}
-
-static void idle_release(void *opaque, unsigned slot)
-{
-}
-
-static const VPMUBackendOps idle_ops = {
-    .program = idle_program,
-    .set_period = idle_set_period,
-    .set_enabled = idle_set_enabled,
-    .read = idle_read,
-    .release = idle_release,
-};
 
 static const VPMUBackendOps fake_ops = {
     .program = fake_program,
-    .set_period = fake_set_period,
-    .set_enabled = fake_set_enabled,
-    .read = fake_read,
-    .release = fake_release,
+    .set_period = vpmu_fuzz_host_set_period,
+    .set_enabled = vpmu_fuzz_host_set_enabled,
+    .read = vpmu_fuzz_host_read,
+    .release = vpmu_fuzz_host_release,
 };
 
-/* Big-endian bytes from the input; zeros once it runs out. */
+/* For lbr_pick_addr() too, which takes a function. */
 static uint64_t take(unsigned nbytes)
 {
-    uint64_t v = 0;
-
-    for (; nbytes && fz.len; nbytes--, fz.len--) {
-        v = v << 8 | *fz.in++;
-    }
-    return v;
+    return vpmu_fuzz_take(&fz.input, nbytes);
 }
 
 static uint64_t width_mask(unsigned slot)
@@ -578,8 +510,9 @@ static bool policy_allows(unsigned slot)
 
 static bool should_count(unsigned slot, uint64_t ctrl, uint64_t status)
 {
-    return !fz.refuse && (local_ctrl(slot) & 3) && (ctrl & slot_bit(slot)) &&
-           !(status & VPMU_GLOBAL_CTR_FRZ) && policy_allows(slot);
+    return !fz.host.refuse && (local_ctrl(slot) & 3) &&
+           (ctrl & slot_bit(slot)) && !(status & VPMU_GLOBAL_CTR_FRZ) &&
+           policy_allows(slot);
 }
 
 /*
@@ -589,12 +522,12 @@ static bool should_count(unsigned slot, uint64_t ctrl, uint64_t status)
 static bool tick(unsigned slot, uint64_t n)
 {
     uint64_t total = fz.value[slot] + n;    /* n <= mask + 1: no u64 wrap */
-    bool signal = n && n >= fz.deadline[slot] - fz.count[slot];
+    bool signal;
 
-    if (!fz.enabled[slot]) {
+    if (!fz.host.enabled[slot]) {
         return false;
     }
-    fz.count[slot] += n;
+    signal = vpmu_fuzz_host_count(&fz.host, slot, n);
     if (total > width_mask(slot)) {
         fz.status |= slot_bit(slot);
         fz.pmi |= local_ctrl(slot) & 8;
@@ -821,7 +754,7 @@ static void check_lbr(void)
              vpmu_lbr_recording(&fz.s), oracle_lbr_enabled(),
              oracle_lbr_frozen(), oracle_lbr_recording());
     }
-    if (fz.lbr.cfg.kind == VPMU_LBR_NONE && fz.len % 16) {
+    if (fz.lbr.cfg.kind == VPMU_LBR_NONE && fz.input.len % 16) {
         return;
     }
     for (i = 0; i < nlbr_msrs; i++) {
@@ -902,20 +835,21 @@ static void check_all(void)
         }
         /* The host must signal exactly when the guest counter wraps. */
         v = width_mask(slot) - fz.value[slot] + 1;
-        if (fz.programmed[slot] && fz.deadline[slot] - fz.count[slot] != v) {
+        if (fz.host.programmed[slot] &&
+            vpmu_fuzz_host_left(&fz.host, slot) != v) {
             fail("slot %u signals in 0x%" PRIx64 " events, wraps in 0x%"
-                 PRIx64, slot, fz.deadline[slot] - fz.count[slot], v);
+                 PRIx64, slot, vpmu_fuzz_host_left(&fz.host, slot), v);
         }
         /* With nothing left to sync, the backend must match the SDM. */
-        if (!fz.s.dirty && fz.enabled[slot] != should_count(slot, ctrl,
-                                                            status)) {
+        if (!fz.s.dirty && fz.host.enabled[slot] !=
+            should_count(slot, ctrl, status)) {
             fail("slot %u is %scounting after vpmu_sync()", slot,
-                 fz.enabled[slot] ? "" : "not ");
+                 fz.host.enabled[slot] ? "" : "not ");
         }
-        if (!fz.s.dirty && fz.enabled[slot] &&
-            !event_ok(slot, fz.event[slot])) {
+        if (!fz.s.dirty && fz.host.enabled[slot] &&
+            !event_ok(slot, fz.host.event[slot].eventsel)) {
             fail("slot %u counts event 0x%" PRIx64 " after vpmu_sync()",
-                 slot, fz.event[slot]);
+                 slot, fz.host.event[slot].eventsel);
         }
     }
     check_lbr();
@@ -971,7 +905,7 @@ static void fuzz_save_load(bool corrupt)
     fz.msr = i;
     fz.val = words[i] = pick_value(K_NONE, 0) ^ (take(1) & 1 ? words[i] : 0);
     st.pmi_pending = take(1) & 1;
-    vpmu_state_init(&fz.loaded, &fz.cfg, &idle_ops, NULL);
+    vpmu_state_init(&fz.loaded, &fz.cfg, &null_ops, NULL);
     if (!vpmu_load_state(&fz.loaded, &st, &err)) {
         if (!err || !strstr(error_get_pretty(err), "migration stream")) {
             fail("a refused state says no reason: %s",
@@ -1042,7 +976,7 @@ static void fuzz_policy(unsigned which)
         fz.reclaimed = !fz.reclaimed;
         vpmu_set_reclaimed(&fz.s, fz.reclaimed);
         for (slot = 0; fz.reclaimed && slot < NSLOTS; slot++) {
-            if (fz.programmed[slot]) {
+            if (fz.host.programmed[slot]) {
                 fail("slot %u keeps a host event after reclaim", slot);
             }
         }
@@ -1208,7 +1142,7 @@ static void fuzz_lbr_load(void)
     uint64_t fields[8], old, v;
     bool ok, want;
 
-    vpmu_state_init(&fz.loaded, &fz.cfg, &idle_ops, NULL);
+    vpmu_state_init(&fz.loaded, &fz.cfg, &null_ops, NULL);
     lbr_copy_serialized(l, &fz.s.lbr);
     while (n--) {
         what = take(1);
@@ -1590,17 +1524,18 @@ static void check_config(unsigned which)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Error *err = NULL;
-    unsigned i, flags, sel;
+    unsigned flags, sel;
 
     if (!nmsrs) {
         make_lists();
     }
     memset(&fz, 0, sizeof(fz));
-    fz.in = data;
-    fz.len = size;
+    fz.input.data = data;
+    fz.input.len = size;
+    fz.host.fail = fail;
     sel = take(1);
     if (sel >= 0xc0) {
-        vpmu_fuzz_amd(fz.in, fz.len);
+        vpmu_fuzz_amd(fz.input.data, fz.input.len);
         return 0;
     }
     fz.cfg.version = VPMU_MIN_VERSION + sel % 4;
@@ -1611,7 +1546,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     flags = take(1);
     fz.cfg.perf_capabilities = flags & 1 ? VPMU_PERF_CAP_FW_WRITE : 0;
     /* Sometimes the host can count nothing: counters must read frozen. */
-    fz.refuse = (flags & 0xe) == 0xe;
+    fz.host.refuse = (flags & 0xe) == 0xe;
     pick_lbr_config();
     fz.op = "config";
     if (!vpmu_config_check(&fz.cfg, &err)) {
@@ -1620,17 +1555,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lbr_oracle_init(&fz.lbr, &fz.cfg.lbr);
     check_config(flags >> 4);
 
-    vpmu_state_init(&fz.s, &fz.cfg, &fake_ops, NULL);
+    vpmu_state_init(&fz.s, &fz.cfg, &fake_ops, &fz.host);
     check_all();
-    while (fz.len) {
+    while (fz.input.len) {
         fuzz_op();
     }
     fz.op = "release all";
     vpmu_release_all(&fz.s);
-    for (i = 0; i < NSLOTS; i++) {
-        if (fz.programmed[i]) {
-            fail("slot %u still has a host event after release_all()", i);
-        }
-    }
+    vpmu_fuzz_host_check_released(&fz.host);
     return 0;
 }

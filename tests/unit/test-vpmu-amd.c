@@ -14,94 +14,9 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "hw/i386/vpmu.h"
+#include "vpmu-fake-backend.h"
 
-typedef struct FakeBackend {
-    bool programmed[VPMU_MAX_COUNTERS];
-    bool enabled[VPMU_MAX_COUNTERS];
-    uint64_t count[VPMU_MAX_COUNTERS];
-    VPMUHostEvent event[VPMU_MAX_COUNTERS];
-    uint64_t period[VPMU_MAX_COUNTERS];
-    unsigned programs, enables, disables, releases, batches;
-    uint64_t batch_start, batch_stop;       /* the last batch */
-} FakeBackend;
-
-static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
-                         uint64_t period)
-{
-    FakeBackend *f = opaque;
-
-    f->programs++;
-    f->period[slot] = period;
-    f->programmed[slot] = true;
-    f->enabled[slot] = false;
-    f->count[slot] = 0;
-    f->event[slot] = *ev;
-    return true;
-}
-
-static void fake_set_period(void *opaque, unsigned slot, uint64_t period)
-{
-    FakeBackend *f = opaque;
-
-    g_assert_true(f->programmed[slot]);
-    f->period[slot] = period;
-}
-
-static void fake_set_enabled(void *opaque, unsigned slot, bool enabled)
-{
-    FakeBackend *f = opaque;
-
-    g_assert_true(f->programmed[slot]);
-    f->enabled[slot] = enabled;
-    if (enabled) {
-        f->enables++;
-    } else {
-        f->disables++;
-    }
-}
-
-static void fake_set_enabled_batch(void *opaque, uint64_t start,
-                                   uint64_t stop)
-{
-    FakeBackend *f = opaque;
-    unsigned i;
-
-    f->batches++;
-    f->batch_start = start;
-    f->batch_stop = stop;
-    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        if ((start | stop) & (1ULL << i)) {
-            g_assert_true(f->programmed[i]);
-            f->enabled[i] = start & (1ULL << i);
-        }
-    }
-}
-
-static uint64_t fake_read(void *opaque, unsigned slot)
-{
-    FakeBackend *f = opaque;
-
-    return f->programmed[slot] ? f->count[slot] : 0;
-}
-
-static void fake_release(void *opaque, unsigned slot)
-{
-    FakeBackend *f = opaque;
-
-    f->programmed[slot] = false;
-    f->enabled[slot] = false;
-    f->releases++;
-}
-
-static const VPMUBackendOps fake_ops = {
-    .program = fake_program,
-    .set_period = fake_set_period,
-    .set_enabled = fake_set_enabled,
-    .read = fake_read,
-    .release = fake_release,
-};
-
-/* The same with the batch call, as the perf backend has it. */
+/* fake_ops with the batch call, as the perf backend has it. */
 static const VPMUBackendOps fake_batch_ops = {
     .program = fake_program,
     .set_period = fake_set_period,
@@ -110,17 +25,6 @@ static const VPMUBackendOps fake_batch_ops = {
     .read = fake_read,
     .release = fake_release,
 };
-
-static void fake_tick(FakeBackend *f, uint64_t n)
-{
-    unsigned i;
-
-    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        if (f->enabled[i]) {
-            f->count[i] += n;
-        }
-    }
-}
 
 typedef enum Flavour {
     K7,         /* no PERFCTR_CORE: 4 counters at the K7 MSRs */
@@ -150,11 +54,6 @@ static void flavour_config(Flavour fl, VPMUConfig *cfg)
     g_assert_true(vpmu_config_check(cfg, &error_abort));
 }
 
-typedef struct Fixture {
-    VPMUState s;
-    FakeBackend f;
-} Fixture;
-
 static Fixture *fixture_new(Flavour fl, const VPMUBackendOps *ops)
 {
     Fixture *t = g_new0(Fixture, 1);
@@ -169,20 +68,6 @@ static void fixture_free(Fixture *t)
 {
     vpmu_release_all(&t->s);
     g_free(t);
-}
-
-static uint64_t rd(Fixture *t, uint32_t msr)
-{
-    uint64_t v = 0xdeadbeef;
-
-    g_assert_true(vpmu_msr_read(&t->s, msr, &v, false));
-    return v;
-}
-
-static void wr(Fixture *t, uint32_t msr, uint64_t val)
-{
-    g_assert_true(vpmu_msr_write(&t->s, msr, val, false));
-    vpmu_sync(&t->s);
 }
 
 #define K7_CTL(i)   (VPMU_MSR_K7_EVNTSEL0 + (i))
@@ -205,29 +90,15 @@ static void wr(Fixture *t, uint32_t msr, uint64_t val)
 /* ~0 without KVM's reserved bits 0xfffffff000280000 (19, 21, 36-63) */
 #define CTL_ALL     0x0000000fffd7ffffULL
 
-typedef enum {
-    END,
-    WR,         /* guest WRMSR succeeds */
-    WR_GP,      /* guest WRMSR raises #GP and changes nothing */
-    RD,         /* guest RDMSR returns .val */
-    RD_GP,      /* guest RDMSR raises #GP */
-    HWR,        /* host-initiated write succeeds */
+/* The steps of this test's own (the shared ones: vpmu-fake-backend.h) */
+enum {
+    RD_GP = OP_OWN, /* guest RDMSR raises #GP and reads 0 */
     HWR_FAIL,   /* host-initiated write is refused, changing nothing */
-    HRD,        /* host-initiated read returns .val */
-    TICK,       /* the host counts .val events on every running counter */
     POLL,       /* vpmu_poll() returns .val */
-    PMI,        /* the pending PMI is delivered */
-    PENDING,    /* a PMI is pending (.val 1) or not (.val 0) */
     COUNTING,   /* the backend counts for slot .msr (.val 1) or not */
     EVENT,      /* the host event of slot .msr is .val */
     RESET,      /* power-up/INIT */
-} OpKind;
-
-typedef struct {
-    OpKind op;
-    uint32_t msr;
-    uint64_t val;
-} Op;
+};
 
 typedef struct {
     const char *rule;
@@ -390,23 +261,39 @@ static const Rule rules[] = {
         { RD, K7_CTL(0), 0 }, { RD, K7_CTR(3), 0 }, { COUNTING, 0, 0 } } },
 };
 
-typedef struct Snapshot {
-    uint64_t global_ctrl, global_status, fixed_ctr_ctrl, debugctl;
-    uint64_t value[VPMU_MAX_COUNTERS], eventsel[VPMU_MAX_COUNTERS];
-} Snapshot;
-
-static void snapshot(const VPMUState *s, Snapshot *snap)
+static void run_own_op(Fixture *t, const Op *op, const void *opaque)
 {
-    unsigned i;
+    uint64_t v;
 
-    memset(snap, 0, sizeof(*snap));
-    snap->global_ctrl = s->global_ctrl;
-    snap->global_status = s->global_status;
-    snap->fixed_ctr_ctrl = s->fixed_ctr_ctrl;
-    snap->debugctl = s->debugctl;
-    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        snap->value[i] = s->counters[i].value;
-        snap->eventsel[i] = s->counters[i].eventsel;
+    switch (op->op) {
+    case HWR_FAIL:
+        fake_wr_refused(t, op->msr, op->val, true);
+        break;
+    case RD_GP:
+        v = 0x5a5a;
+        g_assert_false(vpmu_msr_read(&t->s, op->msr, &v, false));
+        g_assert_cmphex(v, ==, 0);
+        break;
+    case POLL:
+        g_assert_cmphex(vpmu_poll(&t->s), ==, op->val);
+        break;
+    case COUNTING:
+        g_assert_cmpint(t->f.enabled[op->msr], ==, op->val);
+        g_assert_cmpint(vpmu_slot_counting(&t->s, op->msr), ==, op->val);
+        break;
+    case EVENT:
+        g_assert_true(t->f.programmed[op->msr]);
+        g_assert_cmpint(t->f.event[op->msr].arch, ==, VPMU_ARCH_AMD);
+        g_assert_false(t->f.event[op->msr].fixed);
+        g_assert_cmpuint(t->f.event[op->msr].index, ==, op->msr);
+        g_assert_cmphex(t->f.event[op->msr].eventsel, ==, op->val);
+        break;
+    case RESET:
+        vpmu_reset(&t->s);
+        break;
+    default:
+        /* A kind nobody runs: op is an int, so no -Wswitch for it */
+        g_assert_not_reached();
     }
 }
 
@@ -414,73 +301,8 @@ static void run_rule(gconstpointer data)
 {
     const Rule *r = data;
     Fixture *t = fixture_new(r->flavour, &fake_ops);
-    Snapshot before, after;
-    const Op *op;
-    uint64_t v;
 
-    for (op = r->ops; op < r->ops + ARRAY_SIZE(r->ops) && op->op; op++) {
-        g_test_message("op %d msr 0x%x val 0x%" PRIx64,
-                       (int)(op - r->ops), op->msr, op->val);
-        switch (op->op) {
-        case WR:
-            wr(t, op->msr, op->val);
-            break;
-        case WR_GP:
-        case HWR_FAIL:
-            snapshot(&t->s, &before);
-            g_assert_false(vpmu_msr_write(&t->s, op->msr, op->val,
-                                          op->op == HWR_FAIL));
-            vpmu_sync(&t->s);
-            snapshot(&t->s, &after);
-            g_assert_true(memcmp(&before, &after, sizeof(before)) == 0);
-            break;
-        case RD:
-            g_assert_cmphex(rd(t, op->msr), ==, op->val);
-            break;
-        case RD_GP:
-            v = 0x5a5a;
-            g_assert_false(vpmu_msr_read(&t->s, op->msr, &v, false));
-            g_assert_cmphex(v, ==, 0);
-            break;
-        case HWR:
-            g_assert_true(vpmu_msr_write(&t->s, op->msr, op->val, true));
-            vpmu_sync(&t->s);
-            break;
-        case HRD:
-            g_assert_true(vpmu_msr_read(&t->s, op->msr, &v, true));
-            g_assert_cmphex(v, ==, op->val);
-            break;
-        case TICK:
-            fake_tick(&t->f, op->val);
-            break;
-        case POLL:
-            g_assert_cmphex(vpmu_poll(&t->s), ==, op->val);
-            break;
-        case PMI:
-            vpmu_pmi_delivered(&t->s);
-            vpmu_sync(&t->s);
-            break;
-        case PENDING:
-            g_assert_cmpint(t->s.pmi_pending, ==, op->val);
-            break;
-        case COUNTING:
-            g_assert_cmpint(t->f.enabled[op->msr], ==, op->val);
-            g_assert_cmpint(vpmu_slot_counting(&t->s, op->msr), ==, op->val);
-            break;
-        case EVENT:
-            g_assert_true(t->f.programmed[op->msr]);
-            g_assert_cmpint(t->f.event[op->msr].arch, ==, VPMU_ARCH_AMD);
-            g_assert_false(t->f.event[op->msr].fixed);
-            g_assert_cmpuint(t->f.event[op->msr].index, ==, op->msr);
-            g_assert_cmphex(t->f.event[op->msr].eventsel, ==, op->val);
-            break;
-        case RESET:
-            vpmu_reset(&t->s);
-            break;
-        case END:
-            break;
-        }
-    }
+    fake_run_ops(t, r->ops, ARRAY_SIZE(r->ops), run_own_op, NULL);
     fixture_free(t);
 }
 

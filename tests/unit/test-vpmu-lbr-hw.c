@@ -24,6 +24,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "hw/i386/vpmu-lbr-hw.h"
+#include "vpmu-null-backend.h"
 
 #define LBR         VPMU_DEBUGCTL_LBR
 #define FRZ_LBR     VPMU_DEBUGCTL_FREEZE_LBRS_ON_PMI
@@ -228,38 +229,6 @@ static const VPMULbrHwOps kvm_ops = {
     .set_msrs = kvm_set_msrs,
 };
 
-/* The counters play no part here. */
-static bool null_program(void *opaque, unsigned slot,
-                         const VPMUHostEvent *ev, uint64_t period)
-{
-    return true;
-}
-
-static void null_set_period(void *opaque, unsigned slot, uint64_t period)
-{
-}
-
-static void null_set_enabled(void *opaque, unsigned slot, bool enabled)
-{
-}
-
-static uint64_t null_read(void *opaque, unsigned slot)
-{
-    return 0;
-}
-
-static void null_release(void *opaque, unsigned slot)
-{
-}
-
-static const VPMUBackendOps null_ops = {
-    .program = null_program,
-    .set_period = null_set_period,
-    .set_enabled = null_set_enabled,
-    .read = null_read,
-    .release = null_release,
-};
-
 typedef struct Fixture {
     VPMUState s;
     VPMULbrHw hw;
@@ -290,6 +259,7 @@ static void setup_host(Fixture *t, const HostLbr *h)
         g_error("config refused: %s", error_get_pretty(err));
     }
     memset(t, 0, sizeof(*t));
+    /* The counters play no part here. */
     vpmu_state_init(&t->s, &cfg, &null_ops, NULL);
     t->k.depth = h->depth;
     t->k.has_info = t->s.lbr.info_base != 0;

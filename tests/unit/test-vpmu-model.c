@@ -12,96 +12,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "hw/i386/vpmu.h"
-
-typedef struct FakeBackend {
-    bool programmed[VPMU_MAX_COUNTERS];
-    bool enabled[VPMU_MAX_COUNTERS];
-    uint64_t count[VPMU_MAX_COUNTERS];
-    VPMUHostEvent event[VPMU_MAX_COUNTERS];
-    uint64_t period[VPMU_MAX_COUNTERS];     /* overflow signal distance */
-    bool refuse;            /* program() fails, like an unsupported event */
-    unsigned programs, enables, disables, releases, reads;
-} FakeBackend;
-
-static bool fake_program(void *opaque, unsigned slot, const VPMUHostEvent *ev,
-                         uint64_t period)
-{
-    FakeBackend *f = opaque;
-
-    f->programs++;
-    f->period[slot] = period;
-    if (f->refuse) {
-        return false;
-    }
-    f->programmed[slot] = true;
-    f->enabled[slot] = false;
-    f->count[slot] = 0;
-    f->event[slot] = *ev;
-    return true;
-}
-
-static void fake_set_period(void *opaque, unsigned slot, uint64_t period)
-{
-    FakeBackend *f = opaque;
-
-    g_assert_true(f->programmed[slot]);
-    f->period[slot] = period;
-}
-
-static void fake_set_enabled(void *opaque, unsigned slot, bool enabled)
-{
-    FakeBackend *f = opaque;
-
-    g_assert_true(f->programmed[slot]);
-    f->enabled[slot] = enabled;
-    if (enabled) {
-        f->enables++;
-    } else {
-        f->disables++;
-    }
-}
-
-static uint64_t fake_read(void *opaque, unsigned slot)
-{
-    FakeBackend *f = opaque;
-
-    f->reads++;
-    return f->programmed[slot] ? f->count[slot] : 0;
-}
-
-static void fake_release(void *opaque, unsigned slot)
-{
-    FakeBackend *f = opaque;
-
-    f->programmed[slot] = false;
-    f->enabled[slot] = false;
-    f->releases++;
-}
-
-static const VPMUBackendOps fake_ops = {
-    .program = fake_program,
-    .set_period = fake_set_period,
-    .set_enabled = fake_set_enabled,
-    .read = fake_read,
-    .release = fake_release,
-};
-
-/* The "host" counts @n events on every running slot. */
-static void fake_tick(FakeBackend *f, uint64_t n)
-{
-    unsigned i;
-
-    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        if (f->enabled[i]) {
-            f->count[i] += n;
-        }
-    }
-}
-
-typedef struct Fixture {
-    VPMUState s;
-    FakeBackend f;
-} Fixture;
+#include "vpmu-fake-backend.h"
 
 static void fixture_init(Fixture *t, const VPMUConfig *cfg)
 {
@@ -122,48 +33,20 @@ static void fixture_teardown(Fixture *t, gconstpointer data)
     vpmu_release_all(&t->s);
 }
 
-static uint64_t rd(Fixture *t, uint32_t msr)
-{
-    uint64_t v = 0xdeadbeef;
-
-    g_assert_true(vpmu_msr_read(&t->s, msr, &v, false));
-    return v;
-}
-
-static void wr(Fixture *t, uint32_t msr, uint64_t val)
-{
-    g_assert_true(vpmu_msr_write(&t->s, msr, val, false));
-    vpmu_sync(&t->s);
-}
-
 #define EVTSEL_CYCLES (VPMU_EVTSEL_EN | VPMU_EVTSEL_USR | VPMU_EVTSEL_OS | \
                        VPMU_EVENT_CORE_CYCLES)
 
 /*
  * The SDM rules, one row each: a configuration and a sequence of accesses
  * with the outcome the SDM requires.  A refused write must also leave every
- * serialized register unchanged.
+ * serialized register unchanged.  The steps of this test's own (the shared
+ * ones: vpmu-fake-backend.h):
  */
-typedef enum {
-    END,
-    WR,         /* guest WRMSR succeeds */
-    WR_GP,      /* guest WRMSR raises #GP and changes nothing */
-    RD,         /* guest RDMSR returns .val */
-    RD_GP,      /* guest RDMSR raises #GP */
-    HWR,        /* host-initiated write succeeds */
+enum {
+    RD_GP = OP_OWN, /* guest RDMSR raises #GP */
     HWR_FAIL,   /* host-initiated write is refused */
-    HRD,        /* host-initiated read returns .val */
-    TICK,       /* the host counts .val events on every running counter */
-    PMI,        /* the pending PMI is delivered */
-    PENDING,    /* a PMI is pending (.val 1) or not (.val 0) */
     CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX,
-} OpKind;
-
-typedef struct {
-    OpKind op;
-    uint32_t msr;
-    uint64_t val;
-} Op;
+};
 
 typedef struct {
     const char *rule;
@@ -333,22 +216,28 @@ static const Rule rules[] = {
         { WR_GP, DEBUGCTL, 1ULL << 16 }, { WR_GP, DEBUGCTL, 1ULL << 3 } } },
 };
 
-typedef struct Snapshot {
-    uint64_t global_ctrl, global_status, fixed_ctr_ctrl, debugctl;
-    uint64_t value[VPMU_MAX_COUNTERS], eventsel[VPMU_MAX_COUNTERS];
-} Snapshot;
-
-static void snapshot(const VPMUState *s, Snapshot *snap)
+/* @opaque: CPUID 0xA's eax..edx for the row's configuration */
+static void run_own_op(Fixture *t, const Op *op, const void *opaque)
 {
-    unsigned i;
+    const uint32_t *regs = opaque;
+    uint64_t v;
 
-    snap->global_ctrl = s->global_ctrl;
-    snap->global_status = s->global_status;
-    snap->fixed_ctr_ctrl = s->fixed_ctr_ctrl;
-    snap->debugctl = s->debugctl;
-    for (i = 0; i < VPMU_MAX_COUNTERS; i++) {
-        snap->value[i] = s->counters[i].value;
-        snap->eventsel[i] = s->counters[i].eventsel;
+    switch (op->op) {
+    case RD_GP:
+        g_assert_false(vpmu_msr_read(&t->s, op->msr, &v, false));
+        break;
+    case HWR_FAIL:
+        g_assert_false(vpmu_msr_write(&t->s, op->msr, op->val, true));
+        break;
+    case CPUID_EAX:
+    case CPUID_EBX:
+    case CPUID_ECX:
+    case CPUID_EDX:
+        g_assert_cmphex(regs[op->op - CPUID_EAX], ==, op->val);
+        break;
+    default:
+        /* A kind nobody runs: op is an int, so no -Wswitch for it */
+        g_assert_not_reached();
     }
 }
 
@@ -357,10 +246,7 @@ static void run_rule(gconstpointer data)
     const Rule *r = data;
     Fixture *t = g_new0(Fixture, 1);
     VPMUConfig cfg;
-    const Op *op;
     uint32_t regs[4];
-    uint64_t v;
-    Snapshot before, after;
 
     vpmu_config_default(&cfg);
     cfg.version = r->version ? r->version : cfg.version;
@@ -372,57 +258,7 @@ static void run_rule(gconstpointer data)
     fixture_init(t, &cfg);
     vpmu_cpuid_0xa(&cfg, &regs[0], &regs[1], &regs[2], &regs[3]);
 
-    for (op = r->ops; op < r->ops + ARRAY_SIZE(r->ops) && op->op; op++) {
-        g_test_message("op %d msr 0x%x val 0x%" PRIx64,
-                       (int)(op - r->ops), op->msr, op->val);
-        switch (op->op) {
-        case WR:
-            wr(t, op->msr, op->val);
-            break;
-        case WR_GP:
-            snapshot(&t->s, &before);
-            g_assert_false(vpmu_msr_write(&t->s, op->msr, op->val, false));
-            vpmu_sync(&t->s);
-            snapshot(&t->s, &after);
-            g_assert_true(memcmp(&before, &after, sizeof(before)) == 0);
-            break;
-        case RD:
-            g_assert_cmphex(rd(t, op->msr), ==, op->val);
-            break;
-        case RD_GP:
-            g_assert_false(vpmu_msr_read(&t->s, op->msr, &v, false));
-            break;
-        case HWR:
-            g_assert_true(vpmu_msr_write(&t->s, op->msr, op->val, true));
-            vpmu_sync(&t->s);
-            break;
-        case HWR_FAIL:
-            g_assert_false(vpmu_msr_write(&t->s, op->msr, op->val, true));
-            break;
-        case HRD:
-            g_assert_true(vpmu_msr_read(&t->s, op->msr, &v, true));
-            g_assert_cmphex(v, ==, op->val);
-            break;
-        case TICK:
-            fake_tick(&t->f, op->val);
-            break;
-        case PMI:
-            vpmu_pmi_delivered(&t->s);
-            vpmu_sync(&t->s);
-            break;
-        case PENDING:
-            g_assert_cmpint(t->s.pmi_pending, ==, op->val);
-            break;
-        case CPUID_EAX:
-        case CPUID_EBX:
-        case CPUID_ECX:
-        case CPUID_EDX:
-            g_assert_cmphex(regs[op->op - CPUID_EAX], ==, op->val);
-            break;
-        case END:
-            break;
-        }
-    }
+    fake_run_ops(t, r->ops, ARRAY_SIZE(r->ops), run_own_op, regs);
     vpmu_release_all(&t->s);
     g_free(t);
 }
