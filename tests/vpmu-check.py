@@ -1188,11 +1188,11 @@ EXACT = ['-accel', 'kvm,vpmu-exact=on', '-cpu', 'host,pmu=on,pmu-arch=intel']
 def demo_instructions(out):
     """The demo guest's instruction count, or None."""
     import re
-    m = re.search(r'PMC1 +instructions \(0xc0\) +(\d+)', out)
+    m = re.search(r'(?:PMC1|PERF_CTR1) +instructions \(0xc0\) +(\d+)', out)
     return int(m.group(1)) if m else None
 
 
-def exact_demo_test(args):
+def exact_demo_test(args, name='demo-exact', extra=None):
     """
     vpmu-exact=on: the demo guest's instruction count is non-zero and the
     same in two runs (it is deterministic: nothing else runs in the
@@ -1202,7 +1202,8 @@ def exact_demo_test(args):
     elf = os.path.join(args.guest_build, 'tests', 'guest', 'demo.elf')
     counts, outs, start = [], [], time.monotonic()
     for _ in range(2):
-        status, out, _ = run_guest_mod.run_guest(args.qemu, elf, EXACT)
+        status, out, _ = run_guest_mod.run_guest(args.qemu, elf,
+                                                 extra or EXACT)
         counts.append(demo_instructions(out) if status == 0 else None)
         outs.append(out)
     ok = counts[0] is not None and counts[0] == counts[1] and \
@@ -1210,7 +1211,7 @@ def exact_demo_test(args):
     said = sum(l.count('vpmu-exact=on: instructions retired')
                for l in outs[0].splitlines())
     ok = ok and said == 1
-    report(f'guest/demo-exact (instructions {counts})', ok,
+    report(f'guest/{name} (instructions {counts})', ok,
            time.monotonic() - start,
            '\n'.join(outs) + f'\n(startup line said {said} time(s))')
     return counts[0] if ok else None
@@ -1718,6 +1719,14 @@ def amd_tests(args):
                    ['-cpu', cpu, '-append', f'only=0xf {append}'],
                    expect_stderr=[('guests that pick their PMU driver by '
                                    'vendor', 0)])
+    # The README's demo: an AMD guest's PMU counts cycles, and with
+    # vpmu-exact=on instructions exactly
+    guest_test(args, 'demo-amd', 'demo', ['-cpu', 'host,pmu=on'])
+    exact_demo_test(args, 'demo-amd-exact', ['-accel', 'kvm,vpmu-exact=on',
+                                             '-cpu', 'host,pmu=on'])
+    guest_test(args, 'pmu-amd-exact', 'pmu-amd',
+               ['-accel', 'kvm,vpmu-exact=on', '-cpu', 'host,pmu=on',
+                '-append', 'only=0x80'])
     cpu = AMD_FLAVOURS[0][1]
     m = Migration(args, 'pmu-amd', ['-append', 'only=0x10'], min_checks=3)
     start = time.monotonic()

@@ -17,7 +17,8 @@
  *   core=0|1   the core extension (perfctr-core) (1)
  *   v2=0|1     PerfMonV2 (perfmon-v2) (1)
  *   n=N        counters: 4 without core, 6 without v2 (6)
- *   only=MASK  sections to run (0-3); 4 (migration) and 6 (one that
+ *   only=MASK  sections to run (0-3); 7 needs -accel kvm,vpmu-exact=on;
+ *              4 (migration) and 6 (one that
  *              touches no PMU register) stop at "SYNC migrate", 5 (reset)
  *              at "SYNC boot" and "SYNC reset", for tests/vpmu-check.py
  */
@@ -399,6 +400,37 @@ static void sec_sync(void)
     check(true, "resumed");
 }
 
+/* Counters 0 and 1 count 0xC0 and 0xC2 over busy_loop(@iters). */
+static void exact_run(uint64_t iters, uint64_t *insns, uint64_t *branches)
+{
+    all_off();
+    wrmsr(ctl_msr(0), EVTSEL_EN | EVTSEL_USR | EVTSEL_OS | 0xc0);
+    wrmsr(ctl_msr(1), EVTSEL_EN | EVTSEL_USR | EVTSEL_OS | 0xc2);
+    busy_loop(iters);
+    wrmsr(ctl_msr(1), 0);
+    wrmsr(ctl_msr(0), 0);
+    *insns = rdmsr(ctr_msr(0));
+    *branches = rdmsr(ctr_msr(1));
+}
+
+/*
+ * Section 7 (-accel kvm,vpmu-exact=on): AMD's instructions retired
+ * (0xC0) and branch instructions retired (0xC2) count exactly: the
+ * difference between two loops of N1 and N2 iterations of DEC, JNZ is
+ * 2 (N2 - N1) and N2 - N1, whatever surrounds the loop.
+ */
+static void sec_exact(void)
+{
+    uint64_t i1, b1, i2, b2;
+
+    exact_run(1000, &i1, &b1);
+    exact_run(3000, &i2, &b2);
+    check(i2 - i1 == 4000 && b2 - b1 == 2000, "exact 0xC0 and 0xC2: "
+          "%lu and %lu more for 2000 more iterations of DEC, JNZ, want "
+          "4000 and 2000", i2 - i1, b2 - b1);
+    all_off();
+}
+
 static const struct {
     void (*fn)(void);
     const char *what;
@@ -410,6 +442,7 @@ static const struct {
     { sec_migrate, "4: migration" },
     { sec_reset, "5: reset" },
     { sec_sync, "6: a migration, no PMU register touched" },
+    { sec_exact, "7: exact instructions and branches (vpmu-exact=on)" },
 };
 
 int main(void)
