@@ -108,6 +108,16 @@ static void vpmu_kvm_format_losses(X86CPU *cpu, const VPMUSavedState *st)
     }
 }
 
+/* KVM's PMU fields (cpu/msr_architectural_pmu), all 0: not sent. */
+static void vpmu_kvm_fields_clear(CPUX86State *env)
+{
+    env->msr_fixed_ctr_ctrl = env->msr_global_ctrl = 0;
+    env->msr_global_status = env->msr_global_ovf_ctrl = 0;
+    memset(env->msr_fixed_counters, 0, sizeof(env->msr_fixed_counters));
+    memset(env->msr_gp_counters, 0, sizeof(env->msr_gp_counters));
+    memset(env->msr_gp_evtsel, 0, sizeof(env->msr_gp_evtsel));
+}
+
 void vpmu_migration_pre_save(X86CPU *cpu)
 {
     CPUX86State *env = &cpu->env;
@@ -123,7 +133,7 @@ void vpmu_migration_pre_save(X86CPU *cpu)
          * KVM's subsection holds Intel's MSRs, and QEMU migrates no AMD
          * PMU MSRs: an AMD PMU travels in cpu/vpmu only.
          */
-        vpmu_migration_pre_load(cpu);
+        vpmu_kvm_fields_clear(env);
         if (vpmu_format == VPMU_MIGRATION_KVM) {
             warn_report("vPMU: CPU %d: vpmu-migration-format=kvm loses "
                         "the AMD PMU's registers: QEMU without qemu-vpmu "
@@ -162,11 +172,7 @@ void vpmu_migration_pre_load(X86CPU *cpu)
         return;                 /* KVM's fields stay as QEMU has them */
     }
     /* So that KVM's fields say whether its subsection came. */
-    env->msr_fixed_ctr_ctrl = env->msr_global_ctrl = 0;
-    env->msr_global_status = env->msr_global_ovf_ctrl = 0;
-    memset(env->msr_fixed_counters, 0, sizeof(env->msr_fixed_counters));
-    memset(env->msr_gp_counters, 0, sizeof(env->msr_gp_counters));
-    memset(env->msr_gp_evtsel, 0, sizeof(env->msr_gp_evtsel));
+    vpmu_kvm_fields_clear(env);
     if (vpmu_loaded) {
         g_hash_table_remove(vpmu_loaded, cpu);
     }

@@ -99,6 +99,12 @@ static bool kvm_vpmu_vendor_is_amd(CPUX86State *env)
             env->cpuid_vendor3 == VPMU_VENDOR_HYGON_3);
 }
 
+bool kvm_vpmu_arch_fits_vendor(X86CPU *cpu, int arch)
+{
+    return arch == VPMU_ARCH_AMD ? kvm_vpmu_vendor_is_amd(&cpu->env)
+                                 : IS_INTEL_CPU(&cpu->env);
+}
+
 bool kvm_vpmu_choose_arch(X86CPU *cpu, int *arch, Error **errp)
 {
     const char *p = cpu->vpmu_arch;

@@ -1156,7 +1156,7 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
     /*
      * RDPMC never exits to QEMU: KVM answers it from its own PMU, and
      * where KVM has none (kvm.enable_pmu=0, or no host PMU) it raises #GP.
-     * Keeping KVM's copy coherent with ours is issue 5's work.
+     * Where it has one, kvm_vpmu_push_rdpmc() keeps its copy coherent.
      */
     if (cfg.arch == VPMU_ARCH_AMD) {
         kvm_gp = kvm_vpmu_kvm_amd_counters();
@@ -1175,15 +1175,14 @@ bool kvm_vpmu_cpu_realize(X86CPU *cpu, Error **errp)
                     "Linux guests, which read them with RDPMC, cannot use "
                     "perf");
     }
-    if ((cfg.arch == VPMU_ARCH_INTEL) != IS_INTEL_CPU(env) &&
-        !vendor_warned) {
+    if (!kvm_vpmu_arch_fits_vendor(cpu, cfg.arch) && !vendor_warned) {
         vendor_warned = true;
-        warn_report("vPMU: the guest gets %s PMU (pmu-arch=%s) with %s CPU "
-                    "vendor; guests that pick their PMU driver by vendor "
-                    "will not use it", cfg.arch == VPMU_ARCH_AMD ?
+        warn_report("vPMU: the guest gets %s PMU with a%s CPU vendor%s; "
+                    "guests that pick their PMU driver by vendor will not "
+                    "use it", cfg.arch == VPMU_ARCH_AMD ?
                     "AMD's" : "Intel's architectural",
-                    cfg.arch == VPMU_ARCH_AMD ? "amd" : "intel",
-                    cfg.arch == VPMU_ARCH_AMD ? "an Intel" : "a non-Intel");
+                    cfg.arch == VPMU_ARCH_AMD ? " non-AMD" : " non-Intel",
+                    cpu->vpmu_arch ? " (pmu-arch)" : "");
     }
 
     v = g_new0(KVMVPMU, 1);
@@ -1534,6 +1533,18 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
     vpmu_sync(s);
 }
 
+/* KVM's copy of a counter, which its RDPMC reads. */
+static uint32_t kvm_vpmu_counter_msr(const VPMUConfig *cfg, bool fixed,
+                                     unsigned idx)
+{
+    if (cfg->arch == VPMU_ARCH_AMD) {
+        /* The core MSRs are KVM's with PERFCTR_CORE; else the K7 ones */
+        return cfg->amd_perfctr_core ? VPMU_MSR_F15H_PERF_CTL0 + 2 * idx + 1
+                                     : VPMU_MSR_K7_PERFCTR0 + idx;
+    }
+    return fixed ? VPMU_MSR_FIXED_CTR0 + idx : VPMU_MSR_PMC0 + idx;
+}
+
 /*
  * RDPMC coherence.  RDPMC never exits: KVM answers it from its own PMU's
  * counters, or raises #GP where KVM has no PMU.  Where it has one, we keep
@@ -1549,18 +1560,6 @@ static void kvm_vpmu_deliver_pmi(X86CPU *cpu)
  * guests that read at PMIs and around their own PMU MSR writes (Linux's
  * x86_perf_event_update) see current values.  See the docs.
  */
-/* KVM's copy of a counter, which its RDPMC reads. */
-static uint32_t kvm_vpmu_counter_msr(const VPMUConfig *cfg, bool fixed,
-                                     unsigned idx)
-{
-    if (cfg->arch == VPMU_ARCH_AMD) {
-        /* The core MSRs are KVM's with PERFCTR_CORE; else the K7 ones */
-        return cfg->amd_perfctr_core ? VPMU_MSR_F15H_PERF_CTL0 + 2 * idx + 1
-                                     : VPMU_MSR_K7_PERFCTR0 + idx;
-    }
-    return fixed ? VPMU_MSR_FIXED_CTR0 + idx : VPMU_MSR_PMC0 + idx;
-}
-
 static void kvm_vpmu_push_rdpmc(X86CPU *cpu)
 {
     KVMVPMU *v = kvm_vpmu(cpu);

@@ -75,6 +75,11 @@ bool kvm_vpmu_userspace(void);
  * CPU vendor's (target/i386/kvm/vpmu-cpuid.c).
  */
 bool kvm_vpmu_choose_arch(X86CPU *cpu, int *arch, Error **errp);
+/*
+ * Whether the vCPU's vendor is @arch's (Intel, or AMD and Hygon): guests
+ * pick their PMU driver by vendor.
+ */
+bool kvm_vpmu_arch_fits_vendor(X86CPU *cpu, int arch);
 /* An AMD PMU's configuration from the CPU's flags and pmu-* properties. */
 bool kvm_vpmu_amd_config(X86CPU *cpu, VPMUConfig *cfg, Error **errp);
 /*
